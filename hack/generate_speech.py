@@ -21,28 +21,59 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "spee
 CLIPS: list[tuple[str, str, str, str]] = [
     ("call01", "espeak-ng", "en-us", "Thank you for calling, how can I help you today?"),
     ("call02", "flite", "slt", "I would like to schedule a demo of your product next week."),
-    ("call03", "espeak-ng", "en-gb", "Our team can send you the contract before the end of the day."),
+    (
+        "call03",
+        "espeak-ng",
+        "en-gb",
+        "Our team can send you the contract before the end of the day.",
+    ),
     ("call04", "flite", "rms", "The customer asked about the price of the premium plan."),
     ("call05", "espeak-ng", "en-us+f3", "Please call me back tomorrow morning after the meeting."),
     ("call06", "flite", "awb", "We are very happy with the service and the support team."),
-    ("call07", "espeak-ng", "en-us+m3", "Can you tell me more about the features of the new release?"),
+    (
+        "call07",
+        "espeak-ng",
+        "en-us+m3",
+        "Can you tell me more about the features of the new release?",
+    ),
     ("call08", "flite", "slt", "I will forward the proposal to my manager for approval."),
 ]
 
 # A German sentence for language detection and translation (multilingual models only).
-GERMAN = ("german01", "espeak-ng", "de", "Guten Morgen, ich möchte gerne einen Termin vereinbaren.")
+# Slower speech: at espeak-ng's default rate Whisper base hears it less surely as German.
+GERMAN = (
+    "german01",
+    "espeak-ng",
+    "de",
+    "Guten Morgen. Ich möchte gerne einen Termin für nächste Woche vereinbaren. "
+    "Können Sie mich bitte morgen zurückrufen?",
+)
 
 
 def synthesize(engine: str, voice: str, text: str, target: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.wav"
         if engine == "espeak-ng":
-            subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True)
+            rate = "130" if voice == "de" else "150"
+            subprocess.run(["espeak-ng", "-v", voice, "-s", rate, "-w", str(raw), text], check=True)
         else:
             subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(raw)], check=True)
         # 16 kHz mono 16-bit with a short silence on both ends, like a phone recording.
         subprocess.run(
-            ["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(target), "pad", "0.3", "0.3"],
+            [
+                "sox",
+                str(raw),
+                "-r",
+                "16000",
+                "-c",
+                "1",
+                "-b",
+                "16",
+                str(target),
+                "pad",
+                "0.3",
+                "0.3",
+            ],
             check=True,
         )
 

@@ -101,8 +101,9 @@ async def _unexpected_error(_: Request, error: Exception) -> JSONResponse:
 
 def create_app(settings: RuntimeSettings, engine: Engine | None = None) -> FastAPI:
     """Build the app. Pass `engine` to share an already loaded model (the app then only
-    warms it up); otherwise the model named by `settings` is loaded in the background."""
-    metrics = Metrics()
+    warms it up, and shares its metrics); otherwise the model named by `settings` is loaded
+    in the background."""
+    metrics = engine.metrics if engine is not None else Metrics()
     state = RuntimeState(
         settings=settings, metrics=metrics, api_keys=settings.load_api_keys(), created=now()
     )

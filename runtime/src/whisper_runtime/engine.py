@@ -109,6 +109,8 @@ def warm_up_audio() -> Audio:
 class Engine(Protocol):
     """What the server and the batch worker need from an engine."""
 
+    metrics: Metrics
+
     @property
     def is_multilingual(self) -> bool: ...
 
