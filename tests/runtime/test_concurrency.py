@@ -8,11 +8,11 @@ from pathlib import Path
 import openai
 import pytest
 from faster_whisper import WhisperModel
+from whisper_runtime.engine import ParallelEngine
+from whisper_runtime.metrics import Metrics
 
 from tests.runtime.conftest import http_client, openai_client, running_app
 from tests.speech import Clip, word_error_rate
-from whisper_runtime.engine import ParallelEngine
-from whisper_runtime.metrics import Metrics
 
 pytestmark = pytest.mark.api
 
@@ -64,7 +64,8 @@ async def test_full_queue_answers_429_with_retry_after_then_recovers(
         assert 'whisper_errors_total{kind="queue_full"} 4.0' in metrics
         # Once the queue drains, requests succeed again.
         status, _, body = await send(clips[0])
-        assert status == 200 and "calling" in str(body["text"]).lower()
+        assert status == 200
+        assert "calling" in str(body["text"]).lower()
         async with openai_client(app) as client:
             result = await client.audio.transcriptions.create(
                 model="whisper-1", file=("a.wav", clips[1].data)

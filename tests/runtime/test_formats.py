@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from whisper_runtime.formats import render, timestamp, to_srt, to_vtt
 from whisper_runtime.transcript import Segment, Transcript, Word
 
@@ -22,7 +21,10 @@ TRANSCRIPT = Transcript(
     language_probability=1.0,
     duration=3723.5,
     segments=(
-        _segment(1, 0.0, 2.5, " Hello there.", (Word(0.0, 1.0, " Hello", 0.9), Word(1.0, 2.5, " there.", 0.8))),
+        _segment(
+            1, 0.0, 2.5, " Hello there.",
+            (Word(0.0, 1.0, " Hello", 0.9), Word(1.0, 2.5, " there.", 0.8)),
+        ),
         _segment(2, 3661.25, 3723.456, " Goodbye."),
     ),
 )  # fmt: skip
@@ -77,4 +79,5 @@ def test_verbose_json_segments_and_words() -> None:
     assert [s["id"] for s in both["segments"]] == [1, 2]
     default = render(TRANSCRIPT, "verbose_json")
     assert isinstance(default, dict)
-    assert "segments" in default and "words" not in default
+    assert "segments" in default
+    assert "words" not in default

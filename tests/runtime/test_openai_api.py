@@ -7,11 +7,11 @@ import re
 import openai
 import pytest
 from fastapi import FastAPI
+from whisper_runtime.audio import decode_audio
 
 from tests.containers import encode
 from tests.runtime.conftest import http_client, openai_client, running_app
 from tests.speech import Clip, word_error_rate
-from whisper_runtime.audio import decode_audio
 
 pytestmark = pytest.mark.api
 
@@ -61,15 +61,18 @@ async def test_verbose_json_with_segments_and_words(
     )
     assert result.language == "english"
     assert result.duration == pytest.approx(duration, abs=0.01)
-    assert result.segments and result.words
+    assert result.segments
+    assert result.words
     words = [w.word.lower().strip(".,?") for w in result.words]
-    assert "calling" in words and "help" in words
+    assert "calling" in words
+    assert "help" in words
     starts = [w.start for w in result.words]
     assert starts == sorted(starts)
     assert all(0 <= w.start <= w.end <= duration + 0.5 for w in result.words)
     segment = result.segments[0]
     assert 0 <= segment.start < segment.end
-    assert segment.text.strip() and segment.tokens
+    assert segment.text.strip()
+    assert segment.tokens
 
 
 async def test_prompt_and_temperature_are_accepted(
@@ -104,7 +107,8 @@ async def test_models_health_ready(tiny_app: FastAPI, client: openai.AsyncOpenAI
     async with http_client(tiny_app) as http:
         assert (await http.get("/healthz")).json() == {"status": "ok"}
         ready = await http.get("/readyz")
-        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "ready"
 
 
 # --- error paths ------------------------------------------------------------------------
