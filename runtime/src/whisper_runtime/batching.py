@@ -1,7 +1,8 @@
 """Dynamic batching across requests: 30-second windows of different requests decoded in
 one model call, the layout that keeps a GPU busy.
 
-Each request is cut into windows (fixed 30 s, or speech chunks when VAD is on), and each
+Each request is cut into windows (the whole clip up to 30 s; longer audio, or any audio
+when VAD is asked for, into speech chunks of at most 30 s found by Silero VAD), and each
 window waits in a queue keyed by everything that must be equal inside one CTranslate2
 `generate` call (task, language, prompt, beam size, temperature, word timestamps). A batch
 leaves when it is full, or when its oldest window has waited `max_wait_seconds`; after a
@@ -176,19 +177,17 @@ class BatchingEngine:
     def _prepare(self, audio: Audio, options: DecodeOptions) -> _Prepared:
         duration = audio.shape[0] / SAMPLE_RATE
         speech_chunks: list[dict[str, int]] | None = None
-        if options.vad:
+        step = WINDOW_SECONDS * SAMPLE_RATE
+        # Fixed 30-s cuts would split words; longer audio is cut at pauses found by VAD.
+        if options.vad or audio.shape[0] > step:
             speech_chunks = get_speech_timestamps(
                 audio,
                 VadOptions(max_speech_duration_s=WINDOW_SECONDS, min_silence_duration_ms=160),
             )
             chunks, metadata = collect_chunks(audio, speech_chunks, max_duration=WINDOW_SECONDS)
         else:
-            step = WINDOW_SECONDS * SAMPLE_RATE
-            chunks = [audio[start : start + step] for start in range(0, audio.shape[0], step)]
-            metadata = [
-                {"offset": i * WINDOW_SECONDS, "duration": chunk.shape[0] / SAMPLE_RATE}
-                for i, chunk in enumerate(chunks)
-            ]
+            chunks = [audio]
+            metadata = [{"offset": 0.0, "duration": duration}]
         kept = [(c, m) for c, m in zip(chunks, metadata, strict=True) if c.shape[0] > 0]
         extractor = self.model.feature_extractor
         features = [pad_or_trim(extractor(chunk)[..., :-1]) for chunk, _ in kept]
