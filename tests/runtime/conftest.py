@@ -13,6 +13,7 @@ import openai
 import pytest
 from fastapi import FastAPI
 from faster_whisper import WhisperModel
+
 from whisper_runtime.app import create_app
 from whisper_runtime.engine import Engine, ParallelEngine
 from whisper_runtime.metrics import Metrics

@@ -3,10 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from faster_whisper.audio import decode_audio as faster_whisper_decode
-from whisper_runtime.audio import SAMPLE_RATE, AudioDecodeError, decode_audio, duration_seconds
 
 from tests.containers import CONTAINERS, encode
 from tests.speech import Clip
+from whisper_runtime.audio import SAMPLE_RATE, AudioDecodeError, decode_audio, duration_seconds
 
 
 def test_wav_decodes_to_the_same_samples_as_faster_whisper(clips: list[Clip]) -> None:

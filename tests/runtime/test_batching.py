@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
+
+from tests.speech import Clip, word_error_rate
 from whisper_runtime.audio import decode_audio
 from whisper_runtime.batching import BatchingEngine, is_silent, needs_fallback
 from whisper_runtime.metrics import Metrics
 from whisper_runtime.options import DecodeOptions
-
-from tests.speech import Clip, word_error_rate
 
 pytestmark = pytest.mark.api
 
@@ -63,7 +63,8 @@ async def test_long_audio_is_cut_at_pauses_and_keeps_time(
     assert transcript.segments[-1].end > 30.0
     assert [s.id for s in transcript.segments] == list(range(1, len(transcript.segments) + 1))
     words = transcript.words
-    assert words and words[-1].end <= transcript.duration + 0.5
+    assert words
+    assert words[-1].end <= transcript.duration + 0.5
     assert "approval" in words[-1].word.lower()
 
 

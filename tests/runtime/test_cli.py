@@ -68,8 +68,10 @@ def test_batch_writes_one_json_line_per_input(audio_server: str, clips: list[Cli
     assert [line["input"] for line in lines] == inputs
     assert [line["state"] for line in lines] == ["Succeeded", "Failed", "Succeeded"]
     assert word_error_rate([clips[0].text], [lines[0]["text"]]) <= 0.15
-    assert "404" in lines[1]["error"] and lines[1]["attempts"] == 2
-    assert lines[2]["durationSeconds"] > 1 and lines[2]["language"] == "en"
+    assert "404" in lines[1]["error"]
+    assert lines[1]["attempts"] == 2
+    assert lines[2]["durationSeconds"] > 1
+    assert lines[2]["language"] == "en"
 
 
 def test_bad_setting_names_the_flag_and_variable() -> None:
@@ -81,4 +83,5 @@ def test_bad_setting_names_the_flag_and_variable() -> None:
 def test_help_explains_env_twins() -> None:
     result = run("serve", "--help")
     assert result.returncode == 0
-    assert "WHISPER_MAX_QUEUE" in result.stdout and "WHISPER_API_KEYS" in result.stdout
+    assert "WHISPER_MAX_QUEUE" in result.stdout
+    assert "WHISPER_API_KEYS" in result.stdout

@@ -8,11 +8,11 @@ from pathlib import Path
 import openai
 import pytest
 from faster_whisper import WhisperModel
-from whisper_runtime.engine import ParallelEngine
-from whisper_runtime.metrics import Metrics
 
 from tests.runtime.conftest import http_client, openai_client, running_app
 from tests.speech import Clip, word_error_rate
+from whisper_runtime.engine import ParallelEngine
+from whisper_runtime.metrics import Metrics
 
 pytestmark = pytest.mark.api
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from whisper_runtime.formats import render, timestamp, to_srt, to_vtt
 from whisper_runtime.transcript import Segment, Transcript, Word
 

@@ -7,11 +7,11 @@ import re
 import openai
 import pytest
 from fastapi import FastAPI
-from whisper_runtime.audio import decode_audio
 
 from tests.containers import encode
 from tests.runtime.conftest import http_client, openai_client, running_app
 from tests.speech import Clip, word_error_rate
+from whisper_runtime.audio import decode_audio
 
 pytestmark = pytest.mark.api
 

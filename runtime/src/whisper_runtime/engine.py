@@ -157,14 +157,16 @@ class ParallelEngine:
         self.workers = workers
         self.metrics = metrics
         self.admission = Admission(max_queue, metrics)
-        self._running = 0
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whisper")
+        # Two caller threads per model worker: while one request is in faster-whisper's
+        # Python-side steps (features, tokens, timestamps), another keeps the worker busy.
+        self._executor = ThreadPoolExecutor(max_workers=2 * workers, thread_name_prefix="whisper")
 
     @property
     def is_multilingual(self) -> bool:
         return bool(self.model.model.is_multilingual)
 
     def _run(self, audio: Audio, options: DecodeOptions) -> Transcript:
+        self.metrics.queue_depth.dec()  # it left the queue: a thread picked it up
         transcript = transcribe_with_model(self.model, audio, options)
         self.metrics.inference_seconds.observe(transcript.processing_seconds)
         self.metrics.batch_size.observe(1)
@@ -172,12 +174,9 @@ class ParallelEngine:
 
     async def transcribe(self, audio: Audio, options: DecodeOptions) -> Transcript:
         with self.admission.slot():
-            self.metrics.queue_depth.set(max(0, self.admission.admitted - self.workers))
+            self.metrics.queue_depth.inc()
             loop = asyncio.get_running_loop()
-            try:
-                transcript = await loop.run_in_executor(self._executor, self._run, audio, options)
-            finally:
-                self.metrics.queue_depth.set(max(0, self.admission.admitted - 1 - self.workers))
+            transcript = await loop.run_in_executor(self._executor, self._run, audio, options)
         self.metrics.audio_seconds.inc(transcript.duration)
         return transcript
 
