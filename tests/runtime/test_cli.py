@@ -85,3 +85,20 @@ def test_help_explains_env_twins() -> None:
     assert result.returncode == 0
     assert "WHISPER_MAX_QUEUE" in result.stdout
     assert "WHISPER_API_KEYS" in result.stdout
+
+
+def test_download_copies_a_packaged_model_that_then_serves(
+    tmp_path: Path, clips: list[Clip]
+) -> None:
+    target = tmp_path / "tiny"
+    result = run("download", "--model", "tiny.en", "--output", str(target))
+    assert result.returncode == 0, result.stderr
+    assert (target / "model.bin").stat().st_size > 10_000_000
+    transcribed = run("transcribe", str(clips[1].path), "--model", str(target))
+    assert "schedule a demo" in transcribed.stdout
+
+
+def test_a_folder_without_model_bin_is_refused(tmp_path: Path, clips: list[Clip]) -> None:
+    result = run("transcribe", str(clips[0].path), "--model", str(tmp_path))
+    assert result.returncode != 0
+    assert "holds no model.bin" in result.stderr

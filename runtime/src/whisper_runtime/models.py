@@ -87,3 +87,16 @@ def resolve_model(model: str, cache_dir: Path) -> str:
 
 def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "whisper-prod" / "models"
+
+
+def materialize_model(model: str, output: Path, cache_dir: Path) -> Path:
+    """Put the model's files into `output`: to bake a model into an image, or to fill a
+    volume from an init container. Packaged models are copied; names are downloaded."""
+    resolved = resolve_model(model, cache_dir)
+    if Path(resolved).is_dir():
+        shutil.copytree(resolved, output, dirs_exist_ok=True)
+    else:
+        from faster_whisper.utils import download_model
+
+        download_model(resolved, output_dir=str(output), cache_dir=str(cache_dir))
+    return output
