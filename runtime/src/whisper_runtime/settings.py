@@ -49,7 +49,7 @@ class RuntimeSettings(BaseSettings):
     )
     max_batch_size: int = Field(8, ge=1, le=256, description="windows decoded together")
     max_wait_ms: float = Field(
-        5.0, ge=0, le=1000, description="longest wait for a batch to fill when work is queued"
+        2.0, ge=0, le=1000, description="longest wait for a batch to fill when work is queued"
     )
     max_queue: int = Field(
         64, ge=1, description="requests admitted (running + waiting) before answering 429"
@@ -124,9 +124,26 @@ class RuntimeSettings(BaseSettings):
         return frozenset(k for k in keys if k)
 
 
-def physical_cores() -> int:
-    """Cores this process may use (respects CPU affinity, e.g. a container's cpuset)."""
+def physical_cores(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """Cores this process may use: its CPU affinity (a cpuset), capped by a cgroup v2 CPU
+    quota (a Kubernetes CPU limit), which affinity does not show."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_quota(cgroup_cpu_max)
+    if quota is not None:
+        cores = min(cores, quota)
+    return max(1, cores)
+
+
+def cgroup_cpu_quota(cpu_max: Path) -> int | None:
+    """Whole cores allowed by a cgroup v2 `cpu.max` file ("200000 100000" = 2), rounded up;
+    None when there is no file or no limit ("max 100000")."""
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if quota == "max":
+        return None
+    return max(1, -(-int(quota) // int(period)))
