@@ -77,7 +77,8 @@ def resolve_model(model: str, cache_dir: Path) -> str:
                 f"{path} holds no model.bin: point --model at a CTranslate2 Whisper model folder"
             )
         return str(path)
-    if "/" in model and not model.count("/") == 1:
+    # A path (absolute, relative, or deeper than a hub's "owner/name") must exist here.
+    if model.startswith(("/", ".", "~")) or model.count("/") > 1:
         raise ModelNotFoundError(f"model directory {model} does not exist")
     packaged = packaged_model_dir(model, cache_dir)
     if packaged is not None:
