@@ -104,3 +104,33 @@ def test_fallback_rules(tiny_model: WhisperModel) -> None:
     assert not needs_fallback(output(good, -1.5, 0.9), tokenizer, Options)  # silence
     assert is_silent(output(good, -1.5, 0.9), Options)
     assert not is_silent(output(good, -0.3, 0.9), Options)
+
+
+async def test_a_window_that_breaks_its_batch_fails_alone(
+    engine: BatchingEngine, clips: list[Clip]
+) -> None:
+    from whisper_runtime.batching import _Window
+
+    loop = asyncio.get_running_loop()
+    prepared = engine._prepare(decode_audio(clips[0].data), DecodeOptions())
+    good = [
+        _Window(prepared.plan, prepared.features[0], prepared.metadata[0], loop.create_future())
+    ]
+    good.append(
+        _Window(prepared.plan, prepared.features[0], prepared.metadata[0], loop.create_future())
+    )
+    # Features of the wrong shape (3 mel bins) make the batched call fail as a whole.
+    broken = _Window(
+        prepared.plan, np.zeros((3, 3000), np.float32), prepared.metadata[0], loop.create_future()
+    )
+    engine._dispatcher = asyncio.create_task(engine._dispatch())
+    for window in (good[0], broken, good[1]):
+        engine._enqueue(window)
+    outcomes = await asyncio.gather(
+        *(w.future for w in (good[0], broken, good[1])), return_exceptions=True
+    )
+    engine.close()
+    assert isinstance(outcomes[1], Exception)
+    for outcome in (outcomes[0], outcomes[2]):
+        assert isinstance(outcome, list)
+        assert "calling" in "".join(segment["text"] for segment in outcome).lower()

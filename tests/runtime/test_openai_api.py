@@ -297,3 +297,59 @@ async def test_language_detection_and_translation(base_app: FastAPI, german_clip
     english = translated.text.lower()
     assert "morning" in english or "appointment" in english, english
     assert "morgen" not in english
+
+
+async def test_srt_and_segment_times_follow_the_audio(
+    client: openai.AsyncOpenAI, clips: list[Clip]
+) -> None:
+    import io
+    import wave
+
+    import numpy as np
+
+    first, second = decode_audio(clips[0].data), decode_audio(clips[3].data)
+    gap = np.zeros(3 * 16000, dtype=np.float32)
+    audio = np.concatenate([first, gap, second])
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes((audio * 32767).astype(np.int16).tobytes())
+    second_starts = (first.shape[0] + gap.shape[0]) / 16000
+    result = await client.audio.transcriptions.create(
+        model="whisper-1", file=("two.wav", buffer.getvalue()), response_format="verbose_json",
+        timestamp_granularities=["word"],
+    )  # fmt: skip
+    price = next(w for w in result.words or [] if w.word.lower().startswith("price"))
+    customer = next(w for w in result.words or [] if w.word.lower().startswith("customer"))
+    # "The customer asked about the price": the second clip's words sit after the gap.
+    assert second_starts - 0.5 <= customer.start <= price.start <= second_starts + 4.0
+    assert all(w.end <= audio.shape[0] / 16000 + 0.5 for w in result.words or [])
+    srt = await client.audio.transcriptions.create(
+        model="whisper-1", file=("two.wav", buffer.getvalue()), response_format="srt"
+    )
+    cues = [block.split("\n") for block in str(srt).strip().split("\n\n")]
+    assert [cue[0] for cue in cues] == [str(i) for i in range(1, len(cues) + 1)]
+    last_start = cues[-1][1].split(" --> ")[0]
+    hours, minutes, rest = last_start.split(":")
+    seconds = int(hours) * 3600 + int(minutes) * 60 + float(rest.replace(",", "."))
+    assert second_starts - 1.5 <= seconds <= second_starts + 1.0, srt
+
+
+async def test_vad_filter_keeps_speech_and_its_times(
+    client: openai.AsyncOpenAI, clips: list[Clip]
+) -> None:
+    import numpy as np
+
+    silence = np.zeros(5 * 16000, dtype=np.float32)
+    audio = np.concatenate([silence, decode_audio(clips[1].data)])
+    from tests.containers import encode as encode_audio
+
+    result = await client.audio.transcriptions.create(
+        model="whisper-1", file=("quiet.flac", encode_audio(audio, "flac")),
+        response_format="verbose_json", extra_body={"vad_filter": "true"},
+    )  # fmt: skip
+    assert word_error_rate([clips[1].text], [result.text]) <= 0.15
+    assert result.segments
+    assert result.segments[0].start >= 4.5  # times are in the original audio, not the cut one

@@ -260,10 +260,12 @@ class BatchingEngine:
         started = time.perf_counter()
         try:
             outputs = await loop.run_in_executor(self._decode_pool, self._decode, batch)
-        except Exception as error:  # one failed call fails its own windows only
-            for window in batch:
-                if not window.future.done():
-                    window.future.set_exception(error)
+        except Exception as error:
+            if len(batch) > 1:
+                # Find the window that broke the call: each alone, so the others still succeed.
+                await asyncio.gather(*(self._run_batch([window]) for window in batch))
+            elif not batch[0].future.done():
+                batch[0].future.set_exception(error)
             return
         self.metrics.inference_seconds.observe(time.perf_counter() - started)
         self.metrics.batch_size.observe(len(batch))
