@@ -4,7 +4,9 @@ faster-whisper model name that it downloads into the cache directory."""
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -47,13 +49,17 @@ def packaged_model_dir(name: str, cache_dir: Path) -> Path | None:
         (part for folder in folders for part in folder.glob("model.bin.part*")),
         key=lambda p: p.name,
     )
+    # Names, sizes and package versions, not paths: every checkout shares one copy.
+    versions = [importlib.metadata.version(package) for package, _ in sources]
     fingerprint = hashlib.sha256(
-        "|".join(f"{p}:{p.stat().st_size}" for p in parts).encode()
+        "|".join([*versions, *(f"{p.name}:{p.stat().st_size}" for p in parts)]).encode()
     ).hexdigest()[:12]
     target = cache_dir / f"{name}-{fingerprint}"
     if (target / "model.bin").exists():
         return target
-    staging = cache_dir / f".{name}-{fingerprint}.partial"
+    # A staging folder of this process's own, renamed into place: concurrent starts of
+    # several pods on one cache volume never see a half-written model.
+    staging = cache_dir / f".{name}-{fingerprint}.{os.getpid()}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     with (staging / "model.bin").open("wb") as out:
@@ -64,7 +70,10 @@ def packaged_model_dir(name: str, cache_dir: Path) -> Path | None:
         for file_name in _MODEL_FILES:
             if (folder / file_name).exists() and not (staging / file_name).exists():
                 shutil.copy(folder / file_name, staging / file_name)
-    staging.rename(target)
+    try:
+        staging.rename(target)
+    except OSError:  # another process finished first
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
