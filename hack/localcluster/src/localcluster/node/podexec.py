@@ -1,0 +1,41 @@
+"""Launcher of one container process, run inside the pod's network namespace and a mount
+namespace of its own: bind-mount the volumes at their mount paths, then exec the program.
+
+    ip netns exec NS unshare --mount --propagation private python -m localcluster.node.podexec SPEC
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _bind(source: str, target: str, read_only: bool) -> None:
+    if Path(source).is_dir():
+        Path(target).mkdir(parents=True, exist_ok=True)
+    else:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).touch(exist_ok=True)
+    subprocess.run(["mount", "--bind", source, target], check=True)
+    if read_only:
+        subprocess.run(["mount", "-o", "remount,bind,ro", target], check=True)
+
+
+def main() -> None:
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    for source, target, read_only in spec["mounts"]:
+        _bind(source, target, read_only)
+    os.chdir(spec["cwd"])
+    argv = spec["argv"]
+    try:
+        os.execvpe(argv[0], argv, spec["env"])
+    except OSError as error:
+        print(f"localcluster: cannot run {argv[0]}: {error}", file=sys.stderr, flush=True)
+        sys.exit(127)
+
+
+if __name__ == "__main__":
+    main()
