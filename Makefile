@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit test-api lint fmt typecheck bench demo cluster cluster-down clean
+.PHONY: install test test-unit test-api test-cluster lint fmt bench demo cluster cluster-down clean
 
 install: $(STAMP) ## create .venv with every package of the repo (editable) and the dev tools
 
-$(STAMP): runtime/pyproject.toml requirements-dev.txt
+$(STAMP): runtime/pyproject.toml hack/localcluster/pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e 'runtime[tiny-en]' -r requirements-dev.txt
+	$(BIN)/pip install --quiet -e 'runtime[tiny-en]' -e hack/localcluster -r requirements-dev.txt
 	touch $(STAMP)
 
 lint: install ## ruff (lint + format check) and mypy strict
@@ -38,9 +38,14 @@ bench: install ## benchmarks: ratios measured side by side in one run
 demo: install ## the main job on one machine
 	$(BIN)/python hack/demo.py
 
-cluster cluster-down:
-	@echo "The local control plane is not built yet (issue: 'A real Kubernetes control plane on one machine')." >&2
-	@exit 2
+cluster: install ## the local control plane in the background; KUBECONFIG=.local-cluster/kubeconfig
+	$(BIN)/local-cluster up
+
+cluster-down: install ## stop every process `make cluster` started
+	$(BIN)/local-cluster down
+
+test-cluster: install
+	$(BIN)/pytest -m cluster
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

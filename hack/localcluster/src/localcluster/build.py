@@ -162,7 +162,11 @@ def ensure_binaries(*, with_helm: bool = False) -> Binaries:
     helm_dir = root / f"helm-{HELM_VERSION}"
     if not _complete(kube_dir, KUBERNETES_COMMANDS):
         started = time.monotonic()
-        log.warning("building Kubernetes %s from Go modules (once; cached in %s)", KUBERNETES_VERSION, kube_dir)
+        log.warning(
+            "building Kubernetes %s from Go modules (once; cached in %s)",
+            KUBERNETES_VERSION,
+            kube_dir,
+        )
         partial = kube_dir.parent / f"{kube_dir.name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         build_kubernetes(KUBERNETES_VERSION, partial)

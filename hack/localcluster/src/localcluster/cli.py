@@ -1,10 +1,10 @@
 """`local-cluster`: a real Kubernetes control plane on this machine, in the background.
 
-    local-cluster up        build (once) and start it; KUBECONFIG=.local-cluster/kubeconfig
-    local-cluster down      stop every process it started
-    local-cluster status    what runs
-    local-cluster logs NAMESPACE/POD [-c CONTAINER]   a pod's container log
-    local-cluster kubectl ARGS...                     kubectl against it
+local-cluster up        build (once) and start it; KUBECONFIG=.local-cluster/kubeconfig
+local-cluster down      stop every process it started
+local-cluster status    what runs
+local-cluster logs NAMESPACE/POD [-c CONTAINER]   a pod's container log
+local-cluster kubectl ARGS...                     kubectl against it
 """
 
 from __future__ import annotations
@@ -93,12 +93,18 @@ def logs(state_dir: Path, pod: str, container: str | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="local-cluster", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="local-cluster",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default: %(default)s")
+    parser.add_argument(
+        "--state-dir", type=Path, default=DEFAULT_STATE_DIR, help="default: %(default)s"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up_parser = commands.add_parser("up", help="build (once) and start the cluster")
-    up_parser.add_argument("--instance", type=int, default=0, help="bridge wpbrN, pods in 10.244.N.0/24")
+    up_parser.add_argument(
+        "--instance", type=int, default=0, help="bridge wpbrN, pods in 10.244.N.0/24"
+    )
     commands.add_parser("down", help="stop it")
     commands.add_parser("status", help="show its processes")
     logs_parser = commands.add_parser("logs", help="print a pod's container logs")
@@ -119,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return logs(state_dir, args.pod, args.container)
     binaries = ensure_binaries()
     os.environ["KUBECONFIG"] = str(state_dir / "kubeconfig")
-    os.execv(str(binaries.kubectl), ["kubectl", *args.args])
+    os.execv(str(binaries.kubectl), ["kubectl", *args.args])  # noqa: S606 (replaces this CLI)
 
 
 if __name__ == "__main__":

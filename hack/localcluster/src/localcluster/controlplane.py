@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -137,18 +138,20 @@ def _start(layout: ClusterLayout, component: str, command: list[str]) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether `pid` runs. A zombie (exited, not yet reaped by a parent that may never reap
+    it, such as a container's init) counts as gone."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    # A zombie child of this process counts as gone.
-    try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return finished == 0
+    state = stat.rsplit(")", 1)[1].split()[0]
+    if state == "Z":
+        try:
+            os.waitpid(pid, os.WNOHANG)  # reap it if it is ours
+        except ChildProcessError:
+            pass
+        return False
+    return True
 
 
 def running_pid(layout: ClusterLayout, component: str) -> int | None:
@@ -166,14 +169,20 @@ def _ssl_context(pki: Pki) -> ssl.SSLContext:
 
 
 def _wait_ready(
-    layout: ClusterLayout, pki: Pki, deadline: float, check: str, component: str
+    layout: ClusterLayout,
+    pki: Pki,
+    deadline: float,
+    check: Callable[[httpx.Client], bool],
+    component: str,
 ) -> None:
     with httpx.Client(verify=_ssl_context(pki), timeout=2) as client:
         while time.monotonic() < deadline:
             if running_pid(layout, component) is None:
-                raise RuntimeError(f"{component} exited; see {layout.logs_dir / (component + '.log')}")
+                raise RuntimeError(
+                    f"{component} exited; see {layout.logs_dir / (component + '.log')}"
+                )
             try:
-                if check(client):  # type: ignore[operator]
+                if check(client):
                     return
             except httpx.HTTPError:
                 pass

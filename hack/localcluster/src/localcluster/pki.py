@@ -74,7 +74,7 @@ def _issue(
     key: ec.EllipticCurvePrivateKey,
     ca_cert: x509.Certificate,
     ca_key: ec.EllipticCurvePrivateKey,
-    usage: ExtendedKeyUsageOID,
+    usage: x509.ObjectIdentifier,
     sans: list[x509.GeneralName] | None = None,
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)

@@ -153,7 +153,12 @@ class PodRunner(threading.Thread):
             "kind": "TokenRequest",
             "spec": {
                 "expirationSeconds": max(seconds, 3600),
-                "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": self.pod_name, "uid": self.uid},
+                "boundObjectRef": {
+                    "kind": "Pod",
+                    "apiVersion": "v1",
+                    "name": self.pod_name,
+                    "uid": self.uid,
+                },
             },
         }
         if audiences:
@@ -162,7 +167,9 @@ class PodRunner(threading.Thread):
         return str(self.agent.kube.create(path, body)["status"]["token"])
 
     def resolve_claim(self, claim: str) -> Path:
-        pvc = self.agent.kube.get_or_none(f"/api/v1/namespaces/{self.namespace}/persistentvolumeclaims/{claim}")
+        pvc = self.agent.kube.get_or_none(
+            f"/api/v1/namespaces/{self.namespace}/persistentvolumeclaims/{claim}"
+        )
         if pvc is None:
             raise ContainerConfigError(f"persistentvolumeclaim {claim} not found")
         if pvc.get("status", {}).get("phase") != "Bound":
@@ -172,12 +179,14 @@ class PodRunner(threading.Thread):
         for kind in ("hostPath", "local"):
             if kind in spec:
                 return Path(spec[kind]["path"])
-        raise ContainerConfigError(f"persistentvolume {volume['metadata']['name']} is neither hostPath nor local")
+        raise ContainerConfigError(
+            f"persistentvolume {volume['metadata']['name']} is neither hostPath nor local"
+        )
 
     def event(self, reason: str, message: str, kind: str = "Normal") -> None:
         self.agent.event(self.pod, reason, message, kind)
 
-    # --- setup --------------------------------------------------------------------------------
+    # --- setup ----------------------------------------------------------------------------
     def prepare(self) -> None:
         """Network and volumes, and each container's environment and mounts."""
         if self.network is None:
@@ -194,7 +203,9 @@ class PodRunner(threading.Thread):
         for container in [*(spec.get("initContainers") or []), *spec["containers"]]:
             profile = image_profile(container.get("image", ""), self.agent.venv_bin)
             base = self.agent.base_env(self.pod_name, profile.path_prefix)
-            env = container_env(self.pod, container, self.lookup, self.pod_ip, self.agent.layout.node_ip, base)
+            env = container_env(
+                self.pod, container, self.lookup, self.pod_ip, self.agent.layout.node_ip, base
+            )
             argv = container_argv(container, profile, env)
             self.envs[container["name"]] = env
             self.mounts[container["name"]] = [
@@ -212,17 +223,22 @@ class PodRunner(threading.Thread):
             )
         if not self.containers:
             self.inits = [
-                ContainerRun(c, True, self.dir / f"{c['name']}.log") for c in spec.get("initContainers") or []
+                ContainerRun(c, True, self.dir / f"{c['name']}.log")
+                for c in spec.get("initContainers") or []
             ]
-            self.containers = [ContainerRun(c, False, self.dir / f"{c['name']}.log") for c in spec["containers"]]
+            self.containers = [
+                ContainerRun(c, False, self.dir / f"{c['name']}.log") for c in spec["containers"]
+            ]
 
-    # --- processes ----------------------------------------------------------------------------
+    # --- processes ------------------------------------------------------------------------
     def start_container(self, run: ContainerRun) -> None:
-        assert self.network is not None
+        if self.network is None:
+            raise ContainerConfigError("the pod network is not set up")
         spec_file = self.dir / f"{run.name}.spec.json"
         with run.log_path.open("ab") as log_file:
             run.process = subprocess.Popen(
-                ["ip", "netns", "exec", self.network, "unshare", "--mount", "--propagation", "private",
+                ["ip", "netns", "exec", self.network,
+                 "unshare", "--mount", "--propagation", "private",
                  sys.executable, "-m", "localcluster.node.podexec", str(spec_file)],
                 stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
@@ -238,9 +254,8 @@ class PodRunner(threading.Thread):
         self.event("Started", f"Started container {run.name} (pid {run.process.pid})")
 
     def stop_container(self, run: ContainerRun, grace: float, reason: str) -> None:
-        if not run.running:
+        if not run.running or run.process is None:
             return
-        assert run.process is not None
         self.event("Killing", f"Stopping container {run.name}: {reason}")
         try:
             os.killpg(run.process.pid, signal.SIGTERM)
@@ -284,7 +299,9 @@ class PodRunner(threading.Thread):
             return
         if run.restart_at == 0.0:
             run.restart_at = now + run.backoff
-            self.event("BackOff", f"Back-off {run.backoff:.0f}s restarting container {run.name}", "Warning")
+            self.event(
+                "BackOff", f"Back-off {run.backoff:.0f}s restarting container {run.name}", "Warning"
+            )
             return
         if now < run.restart_at:
             return
@@ -301,9 +318,13 @@ class PodRunner(threading.Thread):
         pid = run.process.pid
         if run.startup is not None and not run.startup.passed:
             if run.startup.due(now):
-                run.startup.record(*run_probe(run.startup.probe or {}, self.pod_ip, ports, pid), now)
+                run.startup.record(
+                    *run_probe(run.startup.probe or {}, self.pod_ip, ports, pid), now
+                )
                 if run.startup.failed:
-                    self.event("Unhealthy", f"Startup probe failed: {run.startup.message}", "Warning")
+                    self.event(
+                        "Unhealthy", f"Startup probe failed: {run.startup.message}", "Warning"
+                    )
                     self.stop_container(run, 2, "failed its startup probe")
             return
         for probe in (run.liveness, run.readiness):
@@ -314,10 +335,12 @@ class PodRunner(threading.Thread):
             grace = float(self.pod["spec"].get("terminationGracePeriodSeconds", 30))
             self.stop_container(run, grace, "failed its liveness probe")
 
-    # --- status ---------------------------------------------------------------------------------
+    # --- status ---------------------------------------------------------------------------
     def phase(self) -> str:
         policy = self.pod["spec"].get("restartPolicy", "Always")
-        if any(run.exit_code not in (None, 0) and not self.should_restart(run) for run in self.inits):
+        if any(
+            run.exit_code not in (None, 0) and not self.should_restart(run) for run in self.inits
+        ):
             return "Failed"
         if not all(run.exit_code == 0 for run in self.inits):
             return "Pending"
@@ -337,7 +360,11 @@ class PodRunner(threading.Thread):
         previous = self.transitions.get(kind)
         if previous is None or previous[0] != status:
             self.transitions[kind] = (status, now_rfc3339())
-        condition: JsonObject = {"type": kind, "status": status, "lastTransitionTime": self.transitions[kind][1]}
+        condition: JsonObject = {
+            "type": kind,
+            "status": status,
+            "lastTransitionTime": self.transitions[kind][1],
+        }
         if reason and not ok:
             condition["reason"] = reason
         return condition
@@ -355,7 +382,11 @@ class PodRunner(threading.Thread):
             "startTime": self.start_time,
             "conditions": [
                 self.condition("PodReadyToStartContainers", self.network is not None),
-                self.condition("Initialized", initialized, "PodCompleted" if terminal else "ContainersNotInitialized"),
+                self.condition(
+                    "Initialized",
+                    initialized,
+                    "PodCompleted" if terminal else "ContainersNotInitialized",
+                ),
                 self.condition("ContainersReady", ready, reason),
                 self.condition("Ready", ready, reason),
                 {"type": "PodScheduled", "status": "True"},
@@ -370,7 +401,12 @@ class PodRunner(threading.Thread):
         if self.config_error:
             for entry in status["containerStatuses"]:
                 if "waiting" in entry["state"]:
-                    entry["state"] = {"waiting": {"reason": "CreateContainerConfigError", "message": self.config_error}}
+                    entry["state"] = {
+                        "waiting": {
+                            "reason": "CreateContainerConfigError",
+                            "message": self.config_error,
+                        }
+                    }
         return status
 
     def publish(self) -> None:
@@ -387,9 +423,13 @@ class PodRunner(threading.Thread):
             raise
         self.last_status = comparable
 
-    # --- the loop -----------------------------------------------------------------------------
+    # --- the loop -------------------------------------------------------------------------
     def deleting(self) -> bool:
-        return self.shutdown or self.force_deleted or bool(self.pod["metadata"].get("deletionTimestamp"))
+        return (
+            self.shutdown
+            or self.force_deleted
+            or bool(self.pod["metadata"].get("deletionTimestamp"))
+        )
 
     def run(self) -> None:
         try:
@@ -488,7 +528,7 @@ class Agent:
         self.stopping = threading.Event()
         self.venv_bin = Path(sys.executable).parent
 
-    # --- addresses -------------------------------------------------------------------------------
+    # --- addresses ------------------------------------------------------------------------
     def allocate_ip(self, uid: str) -> str:
         with self.lock:
             if uid in self.addresses:
@@ -522,13 +562,15 @@ class Agent:
             env["VIRTUAL_ENV"] = str(Path(path_prefix).parent)
         return env
 
-    # --- events ------------------------------------------------------------------------------------
+    # --- events ---------------------------------------------------------------------------
     def event(self, pod: JsonObject, reason: str, message: str, kind: str) -> None:
         metadata = pod["metadata"]
         body = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{metadata['name']}.", "namespace": metadata["namespace"]},
+            "metadata": {
+                "generateName": f"{metadata['name']}.", "namespace": metadata["namespace"],
+            },
             "involvedObject": {
                 "apiVersion": "v1", "kind": "Pod", "name": metadata["name"],
                 "namespace": metadata["namespace"], "uid": metadata["uid"],
@@ -546,7 +588,7 @@ class Agent:
         except ApiError:
             log.debug("event not recorded", exc_info=True)
 
-    # --- the node ------------------------------------------------------------------------------------
+    # --- the node -------------------------------------------------------------------------
     def node_status(self) -> JsonObject:
         heartbeat = now_rfc3339()
         return {
@@ -602,21 +644,24 @@ class Agent:
         lease_path = f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{NODE_NAME}"
         while not self.stopping.wait(10):
             try:
-                self.kube.merge_patch(f"/api/v1/nodes/{NODE_NAME}/status", {"status": self.node_status()})
+                self.kube.merge_patch(
+                    f"/api/v1/nodes/{NODE_NAME}/status", {"status": self.node_status()}
+                )
                 renew = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
                 if self.kube.get_or_none(lease_path) is None:
                     self.kube.create(
                         "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
                         {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                          "metadata": {"name": NODE_NAME, "namespace": "kube-node-lease"},
-                         "spec": {"holderIdentity": NODE_NAME, "leaseDurationSeconds": 40, "renewTime": renew}},
+                         "spec": {"holderIdentity": NODE_NAME, "leaseDurationSeconds": 40,
+                                  "renewTime": renew}},
                     )  # fmt: skip
                 else:
                     self.kube.merge_patch(lease_path, {"spec": {"renewTime": renew}})
             except Exception:
                 log.warning("node heartbeat failed", exc_info=True)
 
-    # --- pods --------------------------------------------------------------------------------------------
+    # --- pods -----------------------------------------------------------------------------
     def observe(self, event_type: str, pod: JsonObject) -> None:
         uid = pod["metadata"]["uid"]
         runner = self.runners.get(uid)
@@ -631,8 +676,10 @@ class Agent:
         phase = pod.get("status", {}).get("phase")
         if phase in ("Succeeded", "Failed"):
             if pod["metadata"].get("deletionTimestamp"):  # finished before this agent started
-                self.kube.delete(f"/api/v1/namespaces/{pod['metadata']['namespace']}/pods/{pod['metadata']['name']}",
-                                 {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0})
+                self.kube.delete(
+                    f"/api/v1/namespaces/{pod['metadata']['namespace']}/pods/{pod['metadata']['name']}",
+                    {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0},
+                )
             return
         runner = PodRunner(self, pod)
         self.runners[uid] = runner
@@ -646,7 +693,9 @@ class Agent:
                 for pod in listing["items"]:
                     self.observe("ADDED", pod)
                 version = listing["metadata"]["resourceVersion"]
-                for event_type, obj in self.kube.watch("/api/v1/pods", version, fieldSelector=selector, timeoutSeconds=300):
+                for event_type, obj in self.kube.watch(
+                    "/api/v1/pods", version, fieldSelector=selector, timeoutSeconds=300
+                ):
                     if self.stopping.is_set():
                         return
                     if event_type == "BOOKMARK":
@@ -660,8 +709,8 @@ class Agent:
                 log.warning("pod watch failed; listing again", exc_info=True)
                 time.sleep(1)
 
-    def stop(self) -> None:
-        self.stopping.set()
+    def stop_pods(self) -> None:
+        """Stop every pod's processes and remove their networks (the agent is stopping)."""
         runners = list(self.runners.values())
         for runner in runners:
             runner.shutdown = True
@@ -670,29 +719,35 @@ class Agent:
             runner.join(timeout=15)
 
     def run(self) -> None:
+        """Serve until `stopping` is set (by a signal), then stop the pods."""
         self.register()
         threading.Thread(target=self.heartbeat, name="heartbeat", daemon=True).start()
-        watcher = threading.Thread(target=self.watch_pods, name="watch", daemon=True)
-        watcher.start()
+        threading.Thread(target=self.watch_pods, name="watch", daemon=True).start()
         self.stopping.wait()
+        self.stop_pods()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--state-dir", type=Path, required=True, help="the cluster's folder")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s"
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     agent = Agent(ClusterLayout.load(args.state_dir))
 
     def on_signal(signum: int, _: object) -> None:
         log.info("signal %d: stopping pods", signum)
-        threading.Thread(target=lambda: (agent.stop(), os._exit(0)), daemon=True).start()
+        agent.stopping.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.info("node %s at %s", NODE_NAME, agent.layout.node_ip)
     agent.run()
+    log.info("stopped")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +114,9 @@ def materialize_volumes(
                     secret = dict(source["secret"], secretName=source["secret"].get("name"))
                     _from_object(folder, "secret", secret, lookup, mode)
                 elif "downwardAPI" in source:
-                    _downward(folder, pod, source["downwardAPI"].get("items") or [], pod_ip, host_ip)
+                    _downward(
+                        folder, pod, source["downwardAPI"].get("items") or [], pod_ip, host_ip
+                    )
         else:
             kinds = sorted(set(volume) - {"name"})
             raise ContainerConfigError(f"volume {name}: {', '.join(kinds)} is not supported here")
@@ -144,9 +145,3 @@ def container_mounts(container: JsonObject, folders: dict[str, Path]) -> list[Mo
                 source.mkdir(parents=True)
         mounts.append(Mount(source, mount["mountPath"], bool(mount.get("readOnly"))))
     return mounts
-
-
-def ensure_private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o755)
-    return path
