@@ -195,13 +195,16 @@ def test_pods_get_env_files_and_a_working_service_account(
         "import os, ssl, urllib.request, urllib.error\n"
         "base = '/var/run/secrets/kubernetes.io/serviceaccount'\n"
         "token = open(base + '/token').read()\n"
-        "url = 'https://%s:%s/api/v1/nodes' % (os.environ['KUBERNETES_SERVICE_HOST'], os.environ['KUBERNETES_SERVICE_PORT'])\n"
+        "env = os.environ\n"
+        "host, port = env['KUBERNETES_SERVICE_HOST'], env['KUBERNETES_SERVICE_PORT']\n"
+        "url = 'https://%s:%s/api/v1/nodes' % (host, port)\n"
         "ctx = ssl.create_default_context(cafile=base + '/ca.crt')\n"
         "req = urllib.request.Request(url, headers={'Authorization': 'Bearer ' + token})\n"
         "try:\n    urllib.request.urlopen(req, context=ctx)\n"
         "except urllib.error.HTTPError as e:\n    print('api', e.code)\n"
         "print('secret', os.environ['SECRET_KEY'], open('/etc/creds/key').read())\n"
-        "print('mode', os.environ['MODE'], 'ip', os.environ['MY_IP'], 'ns', open(base + '/namespace').read())\n"
+        "namespace = open(base + '/namespace').read()\n"
+        "print('mode', env['MODE'], 'ip', env['MY_IP'], 'ns', namespace)\n"
         "open('/scratch/x', 'w').write('scratch ok'); print(open('/scratch/x').read())\n"
     )
     spec = {
@@ -281,10 +284,12 @@ def test_restarts_and_graceful_deletion(cluster: LocalCluster, namespace: str) -
     }
     cluster.apply(namespace, crashing, stubborn)
     crash_path = f"/api/v1/namespaces/{namespace}/pods/crashing"
-    wait_for(
-        lambda: cluster.kube.get(crash_path)["status"].get("containerStatuses", [{}])[0].get("restartCount", 0) >= 2,
-        what="two restarts", timeout=30,
-    )  # fmt: skip
+
+    def restarts() -> int:
+        statuses = cluster.kube.get(crash_path)["status"].get("containerStatuses", [{}])
+        return int(statuses[0].get("restartCount", 0))
+
+    wait_for(lambda: restarts() >= 2, what="two restarts", timeout=30)
     status = cluster.kube.get(crash_path)["status"]["containerStatuses"][0]
     assert status["lastState"]["terminated"]["exitCode"] == 1
     stubborn_path = f"/api/v1/namespaces/{namespace}/pods/stubborn"
