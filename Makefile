@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP) ## create .venv with every package of the repo (editable) and the dev tools
 
-$(STAMP): runtime/pyproject.toml hack/localcluster/pyproject.toml requirements-dev.txt
+$(STAMP): runtime/pyproject.toml operator/pyproject.toml hack/localcluster/pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e 'runtime[tiny-en]' -e hack/localcluster -r requirements-dev.txt
+	$(BIN)/pip install --quiet -e 'runtime[tiny-en]' -e operator -e hack/localcluster -r requirements-dev.txt
 	touch $(STAMP)
 
 lint: install ## ruff (lint + format check) and mypy strict

@@ -1,0 +1,23 @@
+"""What every handler needs, built once at start-up and passed to Kopf as its memo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .kube import Kube
+from .metrics import OperatorMetrics
+from .settings import OperatorSettings
+
+
+@dataclass
+class OperatorContext:
+    settings: OperatorSettings
+    metrics: OperatorMetrics
+    kube: Kube | None = None  # connected in the startup handler
+    phases: dict[str, str] = field(default_factory=dict)  # job uid -> phase, for the gauge
+    pools_ready: dict[str, bool] = field(default_factory=dict)  # pool uid -> Ready
+
+    def api(self) -> Kube:
+        if self.kube is None:
+            raise RuntimeError("the operator is not connected to the API yet")
+        return self.kube

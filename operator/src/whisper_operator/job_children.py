@@ -1,0 +1,179 @@
+"""Pure builders of a TranscriptionJob's children: the workers' ServiceAccount, Role and
+RoleBinding (least privilege), and the Indexed batch/v1 Job that runs them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import GROUP
+from .settings import OperatorSettings
+from .specs import JobSpec
+
+Manifest = dict[str, Any]
+INPUTS_ROOT = "/inputs"
+OUTPUT_ROOT = "/output"
+
+
+def _name(base: str, suffix: str) -> str:
+    # Object names are at most 63 characters where they become labels.
+    return f"{base[: 63 - len(suffix) - 1]}-{suffix}"
+
+
+def worker_job_name(job: str) -> str:
+    return _name(job, "workers")
+
+
+def worker_account_name(job: str) -> str:
+    return _name(job, "worker")
+
+
+def job_labels(job: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "whisper-worker",
+        "app.kubernetes.io/managed-by": "whisper-operator",
+        "whisperprod.io/transcription-job": job,
+    }
+
+
+def build_worker_rbac(job: str, namespace: str, spec: JobSpec) -> list[Manifest]:
+    """A ServiceAccount that may read this TranscriptionJob and write its status, and, with
+    a poolRef, read that pool and find its endpoints. Nothing else."""
+    account = worker_account_name(job)
+    labels = job_labels(job)
+    rules: list[Manifest] = [
+        {
+            "apiGroups": [GROUP],
+            "resources": ["transcriptionjobs"],
+            "resourceNames": [job],
+            "verbs": ["get"],
+        },
+        {
+            "apiGroups": [GROUP],
+            "resources": ["transcriptionjobs/status"],
+            "resourceNames": [job],
+            "verbs": ["get", "patch"],
+        },
+    ]  # fmt: skip
+    if spec.pool_ref is not None:
+        rules += [
+            {
+                "apiGroups": [GROUP],
+                "resources": ["whisperpools"],
+                "resourceNames": [spec.pool_ref.name],
+                "verbs": ["get"],
+            },
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list"]},
+        ]  # fmt: skip
+    metadata = {"name": account, "namespace": namespace, "labels": labels}
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": metadata,
+            "rules": rules,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": metadata,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+        },
+    ]  # fmt: skip
+
+
+def _resources(spec: JobSpec, settings: OperatorSettings) -> Manifest:
+    requests = dict(spec.resources.requests) or {
+        "cpu": settings.default_cpu_request,
+        "memory": settings.default_memory_request,
+    }
+    limits = dict(spec.resources.limits) or {"memory": settings.default_memory_limit}
+    if spec.device == "cuda" and spec.pool_ref is None:
+        limits.setdefault("nvidia.com/gpu", 1)
+        requests.setdefault("nvidia.com/gpu", limits["nvidia.com/gpu"])
+    return {"requests": requests, "limits": limits}
+
+
+def build_worker_job(
+    job: str, namespace: str, spec: JobSpec, settings: OperatorSettings
+) -> Manifest:
+    labels = job_labels(job)
+    volumes: list[Manifest] = [
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "model-cache", "emptyDir": {}},
+    ]
+    mounts: list[Manifest] = [
+        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 (the pod's own emptyDir)
+        {"name": "model-cache", "mountPath": "/var/cache/whisper"},
+    ]
+    for index, claim in enumerate(spec.claims):
+        volumes.append(
+            {
+                "name": f"input-{index}",
+                "persistentVolumeClaim": {"claimName": claim, "readOnly": True},
+            }
+        )
+        mounts.append(
+            {"name": f"input-{index}", "mountPath": f"{INPUTS_ROOT}/{claim}", "readOnly": True}
+        )
+    if spec.output.pvc is not None:
+        volumes.append(
+            {"name": "output", "persistentVolumeClaim": {"claimName": spec.output.pvc.claim_name}}
+        )
+        mounts.append({"name": "output", "mountPath": OUTPUT_ROOT})
+    env: list[Manifest] = [
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "WHISPER_MODEL", "value": spec.model},
+        {"name": "WHISPER_DEVICE", "value": spec.device},
+        {"name": "WHISPER_BEAM_SIZE", "value": str(spec.beam_size)},
+        {"name": "WHISPER_VAD", "value": "true" if spec.vad else "false"},
+        {"name": "WHISPER_MODEL_CACHE_DIR", "value": "/var/cache/whisper"},
+        {"name": "WHISPER_LOG_JSON", "value": "true"},
+    ]
+    pod_spec: Manifest = {
+        "serviceAccountName": worker_account_name(job),
+        "restartPolicy": "Never",
+        "enableServiceLinks": False,
+        "securityContext": {"fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {
+                "name": "worker",
+                "image": spec.image or settings.runtime_image,
+                "imagePullPolicy": settings.image_pull_policy,
+                "args": ["batch", "--transcription-job", job, "--shards", str(spec.parallelism)],
+                "env": env,
+                "resources": _resources(spec, settings),
+                "volumeMounts": mounts,
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": 10001,
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
+        "volumes": volumes,
+    }
+    if spec.node_selector:
+        pod_spec["nodeSelector"] = dict(spec.node_selector)
+    if spec.tolerations:
+        pod_spec["tolerations"] = list(spec.tolerations)
+    job_spec: Manifest = {
+        "completionMode": "Indexed",
+        "completions": spec.parallelism,
+        "parallelism": spec.parallelism,
+        # Each worker retries its own inputs; a crashed pod is retried per index.
+        "backoffLimitPerIndex": settings.worker_backoff_limit,
+        "suspend": spec.suspend,
+        "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+    }
+    if spec.active_deadline_seconds is not None:
+        job_spec["activeDeadlineSeconds"] = spec.active_deadline_seconds
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": worker_job_name(job), "namespace": namespace, "labels": labels},
+        "spec": job_spec,
+    }

@@ -1,0 +1,65 @@
+"""`whisper-operator`: run the operator against the current kubeconfig or in-cluster config.
+
+Settings come from WHISPER_OPERATOR_* variables (see --help); the flags override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import kopf
+from prometheus_client import start_http_server
+
+from .context import OperatorContext
+from .handlers import build_registry
+from .metrics import OperatorMetrics
+from .settings import OperatorSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    fields = OperatorSettings.model_fields
+    parser = argparse.ArgumentParser(
+        prog="whisper-operator",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Environment: "
+        + "; ".join(
+            f"WHISPER_OPERATOR_{name.upper()}: {f.description}" for name, f in fields.items()
+        ),
+    )
+    parser.add_argument(
+        "--namespace", action="append", default=[], help="watch only these (repeatable)"
+    )
+    parser.add_argument("--standalone", action="store_true", default=None, help="no peering")
+    parser.add_argument("--verbose", action="store_true", help="debug logs")
+    args = parser.parse_args(argv)
+    overrides: dict[str, object] = {}
+    if args.namespace:
+        overrides["namespaces"] = ",".join(args.namespace)
+    if args.standalone:
+        overrides["standalone"] = True
+    settings = OperatorSettings(**overrides)  # type: ignore[arg-type]
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    metrics = OperatorMetrics()
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, registry=metrics.registry)
+    namespaces = settings.namespace_list
+    kopf.run(
+        registry=build_registry(settings.status_interval_seconds),
+        memo=OperatorContext(settings=settings, metrics=metrics),
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        standalone=settings.standalone,
+        peering_name=settings.peering_name,
+        liveness_endpoint=settings.liveness_endpoint or None,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
