@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -120,6 +121,32 @@ def build_parser() -> argparse.ArgumentParser:
         "{input, state, text, language, durationSeconds, processingSeconds, error}.",
     )
     batch.add_argument("inputs", nargs="*", metavar="INPUT")
+    batch.add_argument(
+        "--transcription-job",
+        metavar="NAME",
+        help="be a worker of this TranscriptionJob: read its inputs from the API and write "
+        "results to its status (what the operator's Job runs)",
+    )
+    batch.add_argument(
+        "--shards", type=int, default=1, help="workers sharing the job's inputs (default: 1)"
+    )
+    batch.add_argument(
+        "--shard",
+        type=int,
+        default=int(os.environ.get("JOB_COMPLETION_INDEX", "0")),
+        help="this worker's share [env JOB_COMPLETION_INDEX; default 0]",
+    )
+    batch.add_argument(
+        "--namespace",
+        default=os.environ.get("POD_NAMESPACE") or _service_account_namespace(),
+        help="the job's namespace [env POD_NAMESPACE; default: the pod's namespace]",
+    )
+    batch.add_argument(
+        "--inputs-root", type=Path, default=Path("/inputs"), help="where input PVCs are mounted"
+    )
+    batch.add_argument(
+        "--output-root", type=Path, default=Path("/output"), help="where the output PVC is mounted"
+    )
     batch.add_argument("--inputs-file", type=Path, help="file with one input per line")
     batch.add_argument("--max-retries", type=int, default=2, help="per input (default: 2)")
     batch.add_argument("--concurrency", type=int, default=4, help="inputs in flight (default: 4)")
@@ -202,7 +229,26 @@ def _transcribe(args: argparse.Namespace, settings: RuntimeSettings) -> int:
     return 1 if failed else 0
 
 
+def _service_account_namespace() -> str:
+    path = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    return path.read_text().strip() if path.exists() else "default"
+
+
 def _batch(args: argparse.Namespace, settings: RuntimeSettings) -> int:
+    if args.transcription_job:
+        from .jobworker import run_job_worker
+
+        if not 0 <= args.shard < args.shards:
+            print(
+                f"error: --shard {args.shard} is not below --shards {args.shards}", file=sys.stderr
+            )
+            return 2
+        return asyncio.run(
+            run_job_worker(
+                args.transcription_job, args.namespace, args.shard, args.shards, settings,
+                args.inputs_root, args.output_root,
+            )
+        )  # fmt: skip
     sources = list(args.inputs)
     if args.inputs_file is not None:
         lines = args.inputs_file.read_text().splitlines()
@@ -242,7 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             flag = "--" + name.replace("_", "-")
             print(f"error: {flag} (WHISPER_{name.upper()}): {problem['msg']}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.log_json and args.command == "serve")
+    worker = args.command == "batch" and bool(args.transcription_job)
+    configure_logging(settings.log_level, settings.log_json and (args.command == "serve" or worker))
     try:
         if args.command == "serve":
             return _serve(settings)

@@ -106,5 +106,8 @@ _LANGUAGE_NAMES = {
 }  # fmt: skip
 
 
+LANGUAGE_CODES = {name: code for code, name in _LANGUAGE_NAMES.items()}
+
+
 def language_name(code: str) -> str:
     return _LANGUAGE_NAMES.get(code, code)

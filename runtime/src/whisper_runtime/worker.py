@@ -7,6 +7,7 @@ TranscriptionJob. A source that cannot be fetched or decoded fails alone; the ot
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -15,11 +16,13 @@ import httpx
 
 from .audio import AudioDecodeError, decode_audio
 from .engine import Engine
-from .errors import RuntimeAPIError
+from .errors import InvalidAudioError, RuntimeAPIError
 from .options import DecodeOptions
 from .transcript import Transcript
 
 ItemState = Literal["Succeeded", "Failed"]
+# Turns a file's bytes (and its name) into a transcript: a local engine, or a pool's API.
+Transcriber = Callable[[bytes, str], Awaitable[Transcript]]
 
 
 class FetchError(Exception):
@@ -67,27 +70,42 @@ def _read_file(path: Path, max_bytes: int) -> bytes:
     return path.read_bytes()
 
 
+def engine_transcriber(engine: Engine, options: DecodeOptions) -> Transcriber:
+    """Decode here and transcribe with a model loaded in this process."""
+
+    async def transcribe(data: bytes, name: str) -> Transcript:
+        try:
+            audio = await asyncio.to_thread(decode_audio, data)
+        except AudioDecodeError as error:
+            raise InvalidAudioError(f"{name}: {error}") from error
+        return await engine.transcribe(audio, options)
+
+    return transcribe
+
+
 async def transcribe_one(
     source: str,
-    engine: Engine,
-    options: DecodeOptions,
+    transcribe: Transcriber,
     client: httpx.AsyncClient,
     max_bytes: int,
     max_retries: int = 0,
+    locator: str | None = None,
 ) -> ItemResult:
-    """Fetch, decode and transcribe one source. Fetch and engine failures are retried up
-    to `max_retries` times; undecodable audio is not (it would fail the same way)."""
+    """Fetch and transcribe one source (read from `locator` when given, e.g. the path a
+    pvc:// input is mounted at). Fetch and server failures are retried up to `max_retries`
+    times; invalid audio is not (it would fail the same way)."""
     attempt = 0
     while True:
         attempt += 1
         try:
-            data = await fetch_audio(source, client, max_bytes)
-            audio = await asyncio.to_thread(decode_audio, data)
-            transcript = await engine.transcribe(audio, options)
+            data = await fetch_audio(locator or source, client, max_bytes)
+            transcript = await transcribe(data, source.rsplit("/", 1)[-1])
             return ItemResult(source, "Succeeded", transcript=transcript, attempts=attempt)
-        except AudioDecodeError as error:
-            return ItemResult(source, "Failed", error=f"invalid audio: {error}", attempts=attempt)
-        except (FetchError, RuntimeAPIError) as error:
+        except InvalidAudioError as error:
+            return ItemResult(
+                source, "Failed", error=f"invalid audio: {error.message}", attempts=attempt
+            )
+        except (FetchError, RuntimeAPIError, httpx.HTTPError) as error:
             message = str(error)
         if attempt > max_retries:
             return ItemResult(source, "Failed", error=message, attempts=attempt)
@@ -105,10 +123,11 @@ async def transcribe_sources(
 ) -> list[ItemResult]:
     """Every source's result, in the order given; `concurrency` sources in flight at once."""
     limit = asyncio.Semaphore(concurrency)
+    transcribe = engine_transcriber(engine, options)
 
     async def guarded(source: str, client: httpx.AsyncClient) -> ItemResult:
         async with limit:
-            return await transcribe_one(source, engine, options, client, max_bytes, max_retries)
+            return await transcribe_one(source, transcribe, client, max_bytes, max_retries)
 
     async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0)) as client:
         results = await asyncio.gather(*(guarded(source, client) for source in sources))
