@@ -291,14 +291,11 @@ async def run_job_worker(
     from kubernetes import client
 
     kube = connect()
-    job: dict[str, Any] = await asyncio.to_thread(
-        client.CustomObjectsApi(kube).get_namespaced_custom_object,
-        GROUP,
-        VERSION,
-        namespace,
-        PLURAL,
-        name,
+    api = client.CustomObjectsApi(kube)
+    found = await asyncio.to_thread(
+        api.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name
     )
+    job: dict[str, Any] = dict(found)  # type: ignore[call-overload]
     spec = job["spec"]
     sources = expand_inputs(spec["inputs"], inputs_root)
     mine = [source for index, source in enumerate(sources) if index % shards == shard]
