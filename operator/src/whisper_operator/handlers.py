@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from dataclasses import replace
 from typing import Any
 
 import kopf
@@ -20,6 +21,7 @@ from .pool_children import build_deployment, build_hpa, build_pdb, build_service
 from .pool_status import pool_status
 from .specs import JobSpec, PoolSpec
 
+log = logging.getLogger("whisper_operator")
 POOLS = "whisperpools"
 JOBS = "transcriptionjobs"
 
@@ -72,7 +74,10 @@ def reconcile_pool(
         memo.metrics.reconciles.labels(kind="WhisperPool", result="error").inc()
         raise
     memo.metrics.reconciles.labels(kind="WhisperPool", result="ok").inc()
-    logger.info("applied the pool's children for %d replicas", desired_replicas(parsed))
+    log.info(
+        "%s/%s: applied the pool's children for %d replicas",
+        body["metadata"]["namespace"], body["metadata"]["name"], desired_replicas(parsed),
+    )  # fmt: skip
 
 
 def refresh_pool_status(
@@ -89,8 +94,8 @@ def refresh_pool_status(
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
     kube = memo.api()
     deployment = kube.get("apps/v1", "Deployment", name, namespace)
-    if deployment is None:  # deleted behind our back: put it back
-        logger.warning("the runtime Deployment is missing; recreating it")
+    if deployment is None and status.get("observedGeneration"):  # deleted behind our back
+        log.warning("%s/%s: the runtime Deployment is missing; recreating it", namespace, name)
         reconcile_pool(body=body, spec=spec, memo=memo, logger=logger)
     computed = pool_status(
         name, namespace, int(body["metadata"].get("generation", 1)), desired_replicas(parsed),
@@ -125,40 +130,42 @@ def _pool_problem(spec: JobSpec, namespace: str, kube: Kube) -> str | None:
     return None
 
 
-def reconcile_job(
-    *, body: Any, spec: Any, status: Any, memo: OperatorContext, logger: kopf.Logger, **_: Any
+def ensure_workers(
+    body: Any, spec: JobSpec, observed: Observed, memo: OperatorContext, logger: kopf.Logger
 ) -> None:
-    if status.get("phase") in (Phase.SUCCEEDED, Phase.FAILED):
-        return  # finished: nothing to run
-    parsed = _parse(JobSpec, spec)
-    if unsupported_inputs(parsed):
-        return  # the status timer reports it; nothing to create
+    """Create the workers (RBAC and Job) when missing; make the Job follow spec.suspend."""
+    if observed.unsupported:
+        return
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
-    kube = memo.api()
+    job = observed.worker_job
+    if job is not None and bool(job.get("spec", {}).get("suspend")) == spec.suspend:
+        return
     children = [
-        *build_worker_rbac(name, namespace, parsed),
-        build_worker_job(name, namespace, parsed, memo.settings),
+        *build_worker_rbac(name, namespace, spec),
+        build_worker_job(name, namespace, spec, memo.settings),
     ]
     kopf.adopt(children, owner=body)
-    existed = kube.get("batch/v1", "Job", worker_job_name(name), namespace) is not None
-    for manifest in children:
+    kube = memo.api()
+    for manifest in children if job is None else children[-1:]:
         kube.apply(manifest)
     memo.metrics.reconciles.labels(kind="TranscriptionJob", result="ok").inc()
-    if not existed:
-        created = datetime.datetime.fromisoformat(
-            body["metadata"]["creationTimestamp"].replace("Z", "+00:00")
-        )
-        waited = (datetime.datetime.now(datetime.UTC) - created).total_seconds()
-        memo.metrics.time_to_job.observe(max(0.0, waited))
-        kopf.event(
-            body, type="Normal", reason="WorkersCreated",
-            message=f"Job {worker_job_name(name)} runs {parsed.parallelism} worker(s) "
-            f"for {len(parsed.inputs)} input(s)",
-        )  # fmt: skip
-        logger.info("created worker Job %s", worker_job_name(name))
+    if job is not None:
+        log.info("%s/%s: worker Job suspend=%s", namespace, name, spec.suspend)
+        return
+    created = datetime.datetime.fromisoformat(
+        body["metadata"]["creationTimestamp"].replace("Z", "+00:00")
+    )
+    memo.metrics.time_to_job.observe(
+        max(0.0, (datetime.datetime.now(datetime.UTC) - created).total_seconds())
+    )
+    message = (
+        f"Job {observed.job_name} runs {spec.parallelism} worker(s) for {len(spec.inputs)} input(s)"
+    )
+    kopf.event(body, type="Normal", reason="WorkersCreated", message=message)
+    log.info("%s/%s: %s", namespace, name, message)
 
 
-def refresh_job_status(
+def reconcile_job(
     *,
     body: Any,
     spec: Any,
@@ -168,13 +175,14 @@ def refresh_job_status(
     logger: kopf.Logger,
     **_: Any,
 ) -> None:
+    """The level-based loop of a TranscriptionJob (a timer): observe the worker Job and the
+    results, create or adjust the workers, and write the computed status."""
     parsed = _parse(JobSpec, spec)
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
-    uid = body["metadata"]["uid"]
     kube = memo.api()
     previous_phase = status.get("phase")
     if previous_phase in (Phase.SUCCEEDED, Phase.FAILED):
-        _expire(body, parsed, status, kube, logger)
+        _expire(body, parsed, status, kube)
         return
     job_name = worker_job_name(name)
     observed = Observed(
@@ -183,61 +191,32 @@ def refresh_job_status(
         unsupported=unsupported_inputs(parsed),
         pool_problem=_pool_problem(parsed, namespace, kube),
     )
+    ensure_workers(body, parsed, observed, memo, logger)
     if observed.worker_job is None and not observed.unsupported and not parsed.suspend:
-        # The first round, or the Job was deleted behind our back.
-        reconcile_job(body=body, spec=spec, status=status, memo=memo, logger=logger)
+        observed = replace(observed, worker_job=kube.get("batch/v1", "Job", job_name, namespace))
     computed = job_status(
         parsed, int(body["metadata"].get("generation", 1)), dict(status), observed, now_rfc3339()
     )
-    phase = computed["phase"]
-    memo.phases[uid] = phase
+    phase = computed.status["phase"]
+    memo.phases[body["metadata"]["uid"]] = phase
     for each in Phase:
-        memo.metrics.jobs_by_phase.labels(phase=str(each)).set(
-            sum(1 for p in memo.phases.values() if p == each)
-        )
+        count = sum(1 for p in memo.phases.values() if p == each)
+        memo.metrics.jobs_by_phase.labels(phase=str(each)).set(count)
     if phase != previous_phase:
-        condition = next(
-            (
-                c
-                for c in computed["conditions"]
-                if c["type"] in ("Complete", "Failed", "Suspended") and c["status"] == "True"
-            ),
-            None,
-        )
-        message = condition["message"] if condition else f"phase {phase}"
-        kopf.event(
-            body,
-            type="Warning" if phase == Phase.FAILED else "Normal",
-            reason=phase,
-            message=message,
-        )
-        logger.info("phase %s -> %s: %s", previous_phase, phase, message)
-    if _changed(dict(status), computed):
-        patch.status.update(computed)
+        kind = "Warning" if phase == Phase.FAILED else "Normal"
+        kopf.event(body, type=kind, reason=phase, message=computed.message or f"phase {phase}")
+        log.info("%s/%s: %s -> %s: %s", namespace, name, previous_phase, phase, computed.message)
+    if _changed(dict(status), computed.status):
+        patch.status.update(computed.status)
 
 
-def sync_suspend(
-    *, body: Any, spec: Any, memo: OperatorContext, logger: kopf.Logger, **_: Any
-) -> None:
-    """suspend flips: the worker Job follows (its pods stop or start again)."""
-    parsed = _parse(JobSpec, spec)
-    name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
-    kube = memo.api()
-    if kube.get("batch/v1", "Job", worker_job_name(name), namespace) is None:
-        return
-    job = build_worker_job(name, namespace, parsed, memo.settings)
-    kopf.adopt(job, owner=body)
-    kube.apply(job)
-    logger.info("worker Job suspend=%s", parsed.suspend)
-
-
-def _expire(body: Any, spec: JobSpec, status: Any, kube: Kube, logger: kopf.Logger) -> None:
+def _expire(body: Any, spec: JobSpec, status: Any, kube: Kube) -> None:
     if spec.ttl_seconds_after_finished is None or not status.get("completionTime"):
         return
     finished = datetime.datetime.fromisoformat(str(status["completionTime"]).replace("Z", "+00:00"))
     age = (datetime.datetime.now(datetime.UTC) - finished).total_seconds()
     if age >= spec.ttl_seconds_after_finished:
-        logger.info("ttlSecondsAfterFinished passed: deleting")
+        log.info("%s: ttlSecondsAfterFinished passed: deleting", body["metadata"]["name"])
         kube.delete(
             f"{GROUP}/{VERSION}",
             "TranscriptionJob",
@@ -266,15 +245,17 @@ def build_registry(status_interval: float) -> kopf.OperatorRegistry:
         settings.peering.mandatory = False
         memo.kube = Kube(connect())
 
-    for resource, on_change in ((POOLS, reconcile_pool), (JOBS, reconcile_job)):
-        kopf.on.create(GROUP, VERSION, resource, registry=registry)(on_change)
-        kopf.on.resume(GROUP, VERSION, resource, registry=registry)(on_change)
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # In a pod its service account; elsewhere the current kubeconfig.
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+    for on in (kopf.on.create, kopf.on.resume):
+        on(GROUP, VERSION, POOLS, registry=registry)(reconcile_pool)
     kopf.on.update(GROUP, VERSION, POOLS, field="spec", registry=registry)(reconcile_pool)
-    kopf.on.field(GROUP, VERSION, JOBS, field="spec.suspend", registry=registry)(sync_suspend)
     kopf.timer(GROUP, VERSION, POOLS, interval=status_interval, registry=registry)(
         refresh_pool_status
     )
-    kopf.timer(GROUP, VERSION, JOBS, interval=status_interval, registry=registry)(
-        refresh_job_status
-    )
+    # Jobs are level-based only: one loop observes, creates and reports.
+    kopf.timer(GROUP, VERSION, JOBS, interval=status_interval, registry=registry)(reconcile_job)
     return registry

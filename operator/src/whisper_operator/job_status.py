@@ -49,14 +49,20 @@ def _job_condition(job: dict[str, Any] | None, kind: str) -> dict[str, Any] | No
     return None
 
 
+@dataclass(frozen=True)
+class Computed:
+    status: dict[str, Any]  # the operator-owned part of the status (never `results`)
+    reason: str  # why the job is in its phase, for events and logs
+    message: str
+
+
 def job_status(
     spec: JobSpec,
     generation: int,
     status: dict[str, Any],
     observed: Observed,
     now: str,
-) -> dict[str, Any]:
-    """The operator-owned part of the status (never `results`)."""
+) -> Computed:
     results: list[dict[str, Any]] = list(status.get("results") or [])
     previous_conditions: list[Condition] = list(status.get("conditions") or [])
     previous_phase = status.get("phase")
@@ -151,7 +157,7 @@ def job_status(
                 generation, now,
             )  # fmt: skip
     computed["conditions"] = conditions
-    return computed
+    return Computed(computed, reason, message)
 
 
 def phase_condition(phase: Phase) -> str | None:
