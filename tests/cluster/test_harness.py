@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from localcluster.kube import ApiError
-from tests.cluster.conftest import LocalCluster, wait_for
+from tests.clusterlib import LocalCluster, wait_for
 
 pytestmark = pytest.mark.cluster
 

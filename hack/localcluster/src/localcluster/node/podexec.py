@@ -13,12 +13,15 @@ import sys
 from pathlib import Path
 
 
-def _bind(source: str, target: str, read_only: bool) -> None:
-    if Path(source).is_dir():
+def _bind(source_fd: int, is_dir: bool, target: str, read_only: bool) -> None:
+    if is_dir:
         Path(target).mkdir(parents=True, exist_ok=True)
     else:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         Path(target).touch(exist_ok=True)
+    # Through the descriptor: a mount made earlier (an emptyDir at /tmp, say) may hide the
+    # source's path by now, never the folder the descriptor holds.
+    source = f"/proc/{os.getpid()}/fd/{source_fd}"
     subprocess.run(["mount", "--bind", source, target], check=True)
     if read_only:
         subprocess.run(["mount", "-o", "remount,bind,ro", target], check=True)
@@ -26,8 +29,14 @@ def _bind(source: str, target: str, read_only: bool) -> None:
 
 def main() -> None:
     spec = json.loads(Path(sys.argv[1]).read_text())
-    for source, target, read_only in spec["mounts"]:
-        _bind(source, target, read_only)
+    # Open every source before mounting anything.
+    opened = [
+        (os.open(source, os.O_PATH), Path(source).is_dir(), target, read_only)
+        for source, target, read_only in spec["mounts"]
+    ]
+    for descriptor, is_dir, target, read_only in opened:
+        _bind(descriptor, is_dir, target, read_only)
+        os.close(descriptor)
     os.chdir(spec["cwd"])
     argv = spec["argv"]
     try:

@@ -1,0 +1,222 @@
+"""The operator end to end on the real control plane, with the runtime doing the work."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import openai
+import pytest
+
+from localcluster.kube import ApiError
+from tests.clusterlib import LocalCluster, wait_for
+from tests.operator.conftest import OperatorProcess, custom, wait_phase
+from tests.speech import english_clips, word_error_rate
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+API = "whisperprod.io/v1alpha1"
+
+
+def pool(name: str, replicas: int = 1) -> dict[str, Any]:
+    return {
+        "apiVersion": API,
+        "kind": "WhisperPool",
+        "metadata": {"name": name},
+        "spec": {
+            "model": "tiny.en",
+            "replicas": replicas,
+            "resources": {"requests": {"cpu": "100m"}},
+        },
+    }
+
+
+def transcription_job(name: str, inputs: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": API,
+        "kind": "TranscriptionJob",
+        "metadata": {"name": name},
+        "spec": {"model": "tiny.en", "inputs": inputs, **spec},
+    }
+
+
+def test_bad_manifests_are_rejected_with_what_to_fix(crds: LocalCluster, namespace: str) -> None:
+    jobs = custom(crds, namespace, "transcriptionjobs")
+    cases = [
+        ({"inputs": [{"url": "https://a/b.wav", "s3": "s3://b/k"}]}, "each input needs exactly one of url, s3 or pvc"),
+        ({"inputs": []}, "should have at least 1 items"),
+        ({"inputs": [{"url": "ftp://a/b.wav"}]}, "should match '^https?://'"),
+        ({"inputs": [{"url": "https://a/b.wav"}], "task": "summarize"}, 'Unsupported value: "summarize"'),
+    ]  # fmt: skip
+    for spec, message in cases:
+        with pytest.raises(ApiError) as caught:
+            crds.kube.create(
+                jobs,
+                {
+                    "apiVersion": API,
+                    "kind": "TranscriptionJob",
+                    "metadata": {"name": "bad"},
+                    "spec": spec,
+                },
+            )
+        assert caught.value.status == 422 and message in str(caught.value), str(caught.value)
+    bad_pool = pool("bad")
+    bad_pool["spec"]["autoscaling"] = {"minReplicas": 4, "maxReplicas": 2}
+    with pytest.raises(ApiError, match="minReplicas must not exceed autoscaling.maxReplicas"):
+        crds.kube.create(custom(crds, namespace, "whisperpools"), bad_pool)
+    # Running jobs keep their inputs.
+    crds.kube.create(jobs, transcription_job("fixed", [{"url": "https://a/1.wav"}], suspend=True))
+    with pytest.raises(ApiError, match="inputs cannot change"):
+        crds.kube.merge_patch(f"{jobs}/fixed", {"spec": {"inputs": [{"url": "https://a/2.wav"}]}})
+
+
+def test_pool_serves_scales_and_is_collected(
+    operator: OperatorProcess, crds: LocalCluster, namespace: str
+) -> None:
+    crds.apply(namespace, pool("sales"))
+    path = custom(crds, namespace, "whisperpools", "sales")
+
+    def ready() -> dict[str, Any] | None:
+        obj = crds.kube.get(path)
+        conditions = obj.get("status", {}).get("conditions", [])
+        return (
+            obj if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions) else None
+        )
+
+    obj = wait_for(ready, timeout=120, what="the pool to be Ready")
+    assert obj["status"]["endpoint"] == f"http://sales.{namespace}.svc:8000"
+    slices = crds.kube.get(f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
+                           labelSelector="kubernetes.io/service-name=sales")["items"]  # fmt: skip
+    address = slices[0]["endpoints"][0]["addresses"][0]
+    client = openai.OpenAI(base_url=f"http://{address}:8000/v1", api_key="none", max_retries=0)
+    clip = english_clips()[2]
+    text = client.audio.transcriptions.create(model="whisper-1", file=clip.path).text
+    assert word_error_rate([clip.text], [text]) <= 0.15
+
+    # kubectl scale goes through the scale subresource; the Deployment follows.
+    crds.kubectl("scale", "-n", namespace, "wp/sales", "--replicas=2")
+    wait_for(
+        lambda: crds.kube.get(path).get("status", {}).get("readyReplicas") == 2,
+        timeout=120,
+        what="2 ready",
+    )
+    deployment = crds.kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/sales")
+    assert deployment["spec"]["replicas"] == 2
+    assert crds.kube.get_or_none(
+        f"/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets/sales"
+    )
+    printed = crds.kubectl("get", "wp", "-n", namespace).stdout
+    assert "tiny.en" in printed and f"http://sales.{namespace}.svc:8000" in printed
+
+    crds.kubectl("delete", "-n", namespace, "wp/sales", "--wait=false")
+    wait_for(lambda: crds.kube.get_or_none(f"/apis/apps/v1/namespaces/{namespace}/deployments/sales") is None,
+             what="the Deployment to be collected")  # fmt: skip
+    wait_for(
+        lambda: not crds.kube.get(f"/api/v1/namespaces/{namespace}/pods")["items"], what="pods gone"
+    )
+    assert crds.kube.get_or_none(f"/api/v1/namespaces/{namespace}/services/sales") is None
+
+
+def test_job_with_a_missing_input_fails_with_the_right_counts(
+    operator: OperatorProcess, crds: LocalCluster, namespace: str, audio_base_url: str
+) -> None:
+    clips = english_clips()[:2]
+    inputs = [{"url": f"{audio_base_url}/{c.path.name}"} for c in clips]
+    inputs.append({"url": f"{audio_base_url}/missing.wav"})
+    started = time.monotonic()
+    crds.apply(namespace, transcription_job("calls", inputs, maxRetries=1))
+    jobs_path = f"/apis/batch/v1/namespaces/{namespace}/jobs/calls-workers"
+    wait_for(lambda: crds.kube.get_or_none(jobs_path), what="the worker Job")
+    to_job = time.monotonic() - started
+    obj = wait_phase(crds, namespace, "calls", ("Succeeded", "Failed"))
+    to_done = time.monotonic() - started
+    print(f"3-input job: apply to Job created {to_job:.1f} s, to finished {to_done:.1f} s")
+    status = obj["status"]
+    assert status["phase"] == "Failed"
+    assert (status["total"], status["succeeded"], status["failed"]) == (3, 2, 1)
+    results = {r["input"]: r for r in status["results"]}
+    for clip in clips:
+        result = results[f"{audio_base_url}/{clip.path.name}"]
+        assert result["state"] == "Succeeded"
+        assert word_error_rate([clip.text], [result["text"]]) <= 0.15
+    missing = results[f"{audio_base_url}/missing.wav"]
+    assert missing["state"] == "Failed" and "404" in missing["error"] and missing["attempts"] == 2
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert failed["status"] == "True" and "missing.wav" in failed["message"]
+    assert status["audioSeconds"] > 5 and status["completionTime"]
+    described = crds.kubectl("describe", "tj", "-n", namespace, "calls").stdout
+    assert (
+        "WorkersCreated" in described
+        and "InputsFailed" in described
+        or "inputs failed" in described
+    )
+    # Deleting the job removes its workers and their permissions.
+    crds.kubectl("delete", "-n", namespace, "tj/calls", "--wait=true", "--timeout=60s")
+    wait_for(
+        lambda: crds.kube.get_or_none(jobs_path) is None, what="the worker Job to be collected"
+    )
+    assert (
+        crds.kube.get_or_none(
+            f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/calls-worker"
+        )
+        is None
+    )
+
+
+def test_job_through_a_pool(
+    operator: OperatorProcess, crds: LocalCluster, namespace: str, audio_base_url: str
+) -> None:
+    clips = english_clips()[3:6]
+    crds.apply(
+        namespace,
+        pool("shared", replicas=2),
+        transcription_job("pooled", [{"url": f"{audio_base_url}/{c.path.name}"} for c in clips],
+                          poolRef={"name": "shared"}, parallelism=2),
+    )  # fmt: skip
+    obj = wait_phase(crds, namespace, "pooled", ("Succeeded", "Failed"), timeout=240)
+    assert obj["status"]["phase"] == "Succeeded", obj["status"]
+    texts = {r["input"]: r["text"] for r in obj["status"]["results"]}
+    hypotheses = [texts[f"{audio_base_url}/{c.path.name}"] for c in clips]
+    assert word_error_rate([c.text for c in clips], hypotheses) <= 0.12
+    # The workers loaded no model: the pool's pods did the work.
+    pod_logs = "".join(
+        crds.logs(namespace, p["metadata"]["name"], "runtime")
+        for p in crds.kube.get(
+            f"/api/v1/namespaces/{namespace}/pods", labelSelector="whisperprod.io/pool=shared"
+        )["items"]
+    )
+    assert pod_logs.count('"path": "/v1/audio/transcriptions"') >= 3
+
+
+def test_suspend_s3_and_a_restarted_operator(
+    operator: OperatorProcess, crds: LocalCluster, namespace: str, audio_base_url: str
+) -> None:
+    crds.apply(namespace, transcription_job("from-s3", [{"s3": "s3://calls/2026/"}]))
+    refused = wait_phase(crds, namespace, "from-s3", ("Failed",))
+    supported = next(c for c in refused["status"]["conditions"] if c["type"] == "InputsSupported")
+    assert supported["status"] == "False" and "not supported yet" in supported["message"]
+
+    clips = english_clips()
+    inputs = [{"url": f"{audio_base_url}/{c.path.name}"} for c in clips]
+    crds.apply(namespace, transcription_job("later", inputs, suspend=True))
+    wait_phase(crds, namespace, "later", ("Suspended",))
+    assert (
+        crds.kube.get(f"/apis/batch/v1/namespaces/{namespace}/jobs/later-workers")["spec"][
+            "suspend"
+        ]
+        is True
+    )
+    crds.kube.merge_patch(
+        custom(crds, namespace, "transcriptionjobs", "later"), {"spec": {"suspend": False}}
+    )
+    wait_phase(crds, namespace, "later", ("Running",))
+    # The operator goes away in the middle of the job and comes back.
+    operator.stop()
+    time.sleep(3)
+    operator.start()
+    obj = wait_phase(crds, namespace, "later", ("Succeeded", "Failed"), timeout=240)
+    assert obj["status"]["phase"] == "Succeeded", obj["status"]
+    inputs_seen = [r["input"] for r in obj["status"]["results"]]
+    assert sorted(inputs_seen) == sorted(
+        i["url"] for i in inputs
+    )  # each once: none lost, none twice
+    assert obj["status"]["succeeded"] == len(clips)
