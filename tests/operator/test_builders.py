@@ -37,7 +37,8 @@ def test_deployment_for_a_cpu_pool() -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     security = container["securityContext"]
-    assert security["runAsNonRoot"] and security["readOnlyRootFilesystem"]
+    assert security["runAsNonRoot"]
+    assert security["readOnlyRootFilesystem"]
     assert security["capabilities"] == {"drop": ["ALL"]}
     assert "nvidia.com/gpu" not in container["resources"]["limits"]
     assert "tolerations" not in pod
@@ -70,7 +71,8 @@ def test_autoscaling_targets_the_pool_and_bounds_replicas() -> None:
     assert build_hpa("sales", "team", PoolSpec(model="small")) is None
     assert build_pdb("sales", "team", 1) is None
     pdb = build_pdb("sales", "team", 2)
-    assert pdb is not None and pdb["spec"]["maxUnavailable"] == 1
+    assert pdb is not None
+    assert pdb["spec"]["maxUnavailable"] == 1
 
 
 def test_worker_rbac_is_least_privilege() -> None:
@@ -122,7 +124,8 @@ def test_worker_job_is_indexed_and_mounts_claims() -> None:
     assert mounts["/inputs/calls"]["readOnly"] is True
     assert "/output" in mounts
     long_name = build_worker_job("x" * 80, "team", spec, SETTINGS)["metadata"]["name"]
-    assert len(long_name) <= 63 and long_name.endswith("-workers")
+    assert len(long_name) <= 63
+    assert long_name.endswith("-workers")
 
 
 def _job(conditions: list[str], active: int = 0) -> dict[str, object]:
@@ -168,10 +171,12 @@ def test_job_phases(
     assert computed.reason == reason
     assert computed.status["total"] == 2
     if phase == "Failed" and results == [GOOD, BAD]:
-        assert computed.status["failed"] == 1 and computed.status["succeeded"] == 1
+        assert computed.status["failed"] == 1
+        assert computed.status["succeeded"] == 1
         assert "HTTP 404" in computed.message
         failed = next(c for c in computed.status["conditions"] if c["type"] == "Failed")
-        assert failed["status"] == "True" and "1 of 2 inputs failed" in failed["message"]
+        assert failed["status"] == "True"
+        assert "1 of 2 inputs failed" in failed["message"]
     if phase in ("Succeeded", "Failed"):
         assert computed.status["completionTime"] == NOW
 
@@ -186,11 +191,13 @@ def test_terminal_phases_are_final_and_s3_is_refused() -> None:
     from whisper_operator.job_status import unsupported_inputs
 
     reason = unsupported_inputs(s3)
-    assert reason is not None and "not supported yet" in reason
+    assert reason is not None
+    assert "not supported yet" in reason
     refused = job_status(s3, 1, {}, Observed(None, "x", unsupported=reason), NOW)
     assert refused.status["phase"] == "Failed"
     supported = next(c for c in refused.status["conditions"] if c["type"] == "InputsSupported")
-    assert supported["status"] == "False" and "s3://bucket/calls/" in supported["message"]
+    assert supported["status"] == "False"
+    assert "s3://bucket/calls/" in supported["message"]
     suspended = JobSpec.model_validate({"inputs": [{"url": "https://a/1.wav"}], "suspend": True})
     assert job_status(suspended, 2, {}, Observed(None, "x"), NOW).status["phase"] == "Suspended"
 
@@ -198,9 +205,11 @@ def test_terminal_phases_are_final_and_s3_is_refused() -> None:
 def test_condition_transition_time_changes_only_with_status() -> None:
     first = set_condition([], "Ready", False, "NoReplicasReady", "0/1", 1, "t1")
     same = set_condition(first, "Ready", False, "NoReplicasReady", "0/1", 2, "t2")
-    assert same[0]["lastTransitionTime"] == "t1" and same[0]["observedGeneration"] == 2
+    assert same[0]["lastTransitionTime"] == "t1"
+    assert same[0]["observedGeneration"] == 2
     flipped = set_condition(same, "Ready", True, "ReplicasReady", "1/1", 2, "t3")
-    assert flipped[0]["lastTransitionTime"] == "t3" and len(flipped) == 1
+    assert flipped[0]["lastTransitionTime"] == "t3"
+    assert len(flipped) == 1
 
 
 def test_pool_status_from_its_deployment() -> None:
@@ -217,7 +226,8 @@ def test_pool_status_from_its_deployment() -> None:
     assert status["endpoint"] == "http://sales.team.svc:8000"
     assert status["selector"] == "app.kubernetes.io/name=whisper-runtime,whisperprod.io/pool=sales"
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
-    assert ready["status"] == "True" and ready["message"] == "1/2 runtime pods ready"
+    assert ready["status"] == "True"
+    assert ready["message"] == "1/2 runtime pods ready"
     missing = pool_status("sales", "team", 1, 2, None, [], 8000, NOW)
     assert (
         next(c for c in missing["conditions"] if c["type"] == "Ready")["reason"]

@@ -49,12 +49,15 @@ def test_status_text_stays_small() -> None:
         "en", 1.0, 3.0, (Segment(1, 0, 0.0, 3.0, " " + "word " * 100, (), 0.0, -0.1, 1.0, 0.0),)
     )
     entry = result_entry(ItemResult("https://a/1.wav", "Succeeded", transcript), 50, None)
-    assert len(entry["text"]) == 50 and entry["truncated"] is True
+    assert len(entry["text"]) == 50
+    assert entry["truncated"] is True
     assert entry["durationSeconds"] == 3.0
     failed = result_entry(
         ItemResult("https://a/2.wav", "Failed", error="x" * 5000, attempts=3), 50, None
     )
-    assert failed["state"] == "Failed" and len(failed["error"]) == 1000 and failed["attempts"] == 3
+    assert failed["state"] == "Failed"
+    assert len(failed["error"]) == 1000
+    assert failed["attempts"] == 3
 
 
 def test_outputs_are_written_in_every_format(tmp_path: Path) -> None:

@@ -58,7 +58,8 @@ def test_bad_manifests_are_rejected_with_what_to_fix(crds: LocalCluster, namespa
                     "spec": spec,
                 },
             )
-        assert caught.value.status == 422 and message in str(caught.value), str(caught.value)
+        assert caught.value.status == 422
+        assert message in str(caught.value)
     bad_pool = pool("bad")
     bad_pool["spec"]["autoscaling"] = {"minReplicas": 4, "maxReplicas": 2}
     with pytest.raises(ApiError, match="minReplicas must not exceed autoscaling.maxReplicas"):
@@ -105,7 +106,8 @@ def test_pool_serves_scales_and_is_collected(
         f"/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets/sales"
     )
     printed = crds.kubectl("get", "wp", "-n", namespace).stdout
-    assert "tiny.en" in printed and f"http://sales.{namespace}.svc:8000" in printed
+    assert "tiny.en" in printed
+    assert f"http://sales.{namespace}.svc:8000" in printed
 
     crds.kubectl("delete", "-n", namespace, "wp/sales", "--wait=false")
     wait_for(lambda: crds.kube.get_or_none(f"/apis/apps/v1/namespaces/{namespace}/deployments/sales") is None,
@@ -139,10 +141,14 @@ def test_job_with_a_missing_input_fails_with_the_right_counts(
         assert result["state"] == "Succeeded"
         assert word_error_rate([clip.text], [result["text"]]) <= 0.15
     missing = results[f"{audio_base_url}/missing.wav"]
-    assert missing["state"] == "Failed" and "404" in missing["error"] and missing["attempts"] == 2
+    assert missing["state"] == "Failed"
+    assert "404" in missing["error"]
+    assert missing["attempts"] == 2
     failed = next(c for c in status["conditions"] if c["type"] == "Failed")
-    assert failed["status"] == "True" and "missing.wav" in failed["message"]
-    assert status["audioSeconds"] > 5 and status["completionTime"]
+    assert failed["status"] == "True"
+    assert "missing.wav" in failed["message"]
+    assert status["audioSeconds"] > 5
+    assert status["completionTime"]
     described = crds.kubectl("describe", "tj", "-n", namespace, "calls").stdout
     assert (
         "WorkersCreated" in described
@@ -193,7 +199,8 @@ def test_suspend_s3_and_a_restarted_operator(
     crds.apply(namespace, transcription_job("from-s3", [{"s3": "s3://calls/2026/"}]))
     refused = wait_phase(crds, namespace, "from-s3", ("Failed",))
     supported = next(c for c in refused["status"]["conditions"] if c["type"] == "InputsSupported")
-    assert supported["status"] == "False" and "not supported yet" in supported["message"]
+    assert supported["status"] == "False"
+    assert "not supported yet" in supported["message"]
 
     clips = english_clips()
     inputs = [{"url": f"{audio_base_url}/{c.path.name}"} for c in clips]
