@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-unit test-api test-cluster lint fmt bench demo cluster cluster-down clean
+.PHONY: install test test-unit test-api test-cluster lint fmt bench demo demo-runtime cluster cluster-down clean
 
 install: $(STAMP) ## create .venv with every package of the repo (editable) and the dev tools
 
@@ -35,8 +35,11 @@ test-api: install
 bench: install ## benchmarks: ratios measured side by side in one run
 	$(BIN)/python bench/runtime_throughput.py
 
-demo: install ## the main job on one machine
+demo: install ## the main job on one machine: control plane, CRDs, operator, examples/demo
 	$(BIN)/python hack/demo.py
+
+demo-runtime: install ## the runtime alone: serve tiny.en and transcribe the bundled calls
+	$(BIN)/python hack/demo_runtime.py
 
 cluster: install ## the local control plane in the background; KUBECONFIG=.local-cluster/kubeconfig
 	$(BIN)/local-cluster up
