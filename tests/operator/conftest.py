@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from localcluster.layout import free_port
 from tests.clusterlib import LocalCluster, wait_for
 from tests.speech import SPEECH_DIR
 
@@ -26,13 +27,15 @@ class OperatorProcess:
         self.cluster = cluster
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        self.metrics_port = free_port()
+        self.health_port = free_port()
 
     def start(self) -> None:
         env = {
             **os.environ,
             "KUBECONFIG": str(self.cluster.kubeconfig),
-            "WHISPER_OPERATOR_METRICS_PORT": "0",
-            "WHISPER_OPERATOR_LIVENESS_ENDPOINT": "",
+            "WHISPER_OPERATOR_METRICS_PORT": str(self.metrics_port),
+            "WHISPER_OPERATOR_LIVENESS_ENDPOINT": f"http://127.0.0.1:{self.health_port}/healthz",
             "WHISPER_OPERATOR_STATUS_INTERVAL_SECONDS": "1",
             "WHISPER_OPERATOR_RUNTIME_IMAGE": "ghcr.io/whisper-prod/runtime:test",
         }

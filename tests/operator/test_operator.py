@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -224,3 +227,72 @@ def test_suspend_s3_and_a_restarted_operator(
         i["url"] for i in inputs
     )  # each once: none lost, none twice
     assert obj["status"]["succeeded"] == len(clips)
+
+
+def test_pvc_inputs_with_a_glob_and_an_output_claim(
+    operator: OperatorProcess, crds: LocalCluster, namespace: str, tmp_path: Path
+) -> None:
+    recordings, transcripts = tmp_path / "recordings", tmp_path / "transcripts"
+    (recordings / "2026-11-24").mkdir(parents=True)
+    transcripts.mkdir()
+    clips = english_clips()[:2]
+    for clip in clips:
+        shutil.copy(clip.path, recordings / "2026-11-24" / clip.path.name)
+    volumes: list[dict[str, Any]] = []
+    for name, folder in (("recordings", recordings), ("transcripts", transcripts)):
+        volumes.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": f"{namespace}-{name}"},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadWriteMany"],
+                    "storageClassName": "",
+                    "hostPath": {"path": str(folder)},
+                    "claimRef": {"namespace": namespace, "name": name},
+                },
+            }
+        )
+        volumes.append({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+            "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "",
+                     "resources": {"requests": {"storage": "1Gi"}}, "volumeName": f"{namespace}-{name}"},
+        })  # fmt: skip
+    crds.apply(namespace, *volumes)
+    job = transcription_job(
+        "from-claim", [{"pvc": {"claimName": "recordings", "path": "2026-11-24/*.wav"}}],
+        output={"pvc": {"claimName": "transcripts", "path": "out"}}, ttlSecondsAfterFinished=3,
+    )  # fmt: skip
+    crds.apply(namespace, job)
+    obj = wait_phase(crds, namespace, "from-claim", ("Succeeded", "Failed"))
+    assert obj["status"]["phase"] == "Succeeded", obj["status"]
+    results = {r["input"]: r for r in obj["status"]["results"]}
+    assert sorted(results) == [f"pvc://recordings/2026-11-24/{c.path.name}" for c in clips]
+    for clip in clips:
+        result = results[f"pvc://recordings/2026-11-24/{clip.path.name}"]
+        assert word_error_rate([clip.text], [result["text"]]) <= 0.15
+        written = Path(result["output"].replace("/output", str(transcripts), 1))
+        assert written.with_suffix(".srt").read_text().startswith("1\n00:00:0")
+        assert clip.text.split()[1].lower() in written.with_suffix(".txt").read_text().lower()
+    # ttlSecondsAfterFinished: the finished job goes away by itself.
+    path = custom(crds, namespace, "transcriptionjobs", "from-claim")
+    wait_for(
+        lambda: crds.kube.get_or_none(path) is None, timeout=30, what="the TTL to delete the job"
+    )
+
+
+def test_operator_metrics_and_health(
+    operator: OperatorProcess, crds: LocalCluster, namespace: str, audio_base_url: str
+) -> None:
+    clip = english_clips()[0]
+    crds.apply(
+        namespace, transcription_job("counted", [{"url": f"{audio_base_url}/{clip.path.name}"}])
+    )
+    wait_phase(crds, namespace, "counted", ("Succeeded",))
+    health = httpx.get(f"http://127.0.0.1:{operator.health_port}/healthz", timeout=5)
+    assert health.status_code == 200
+    metrics = httpx.get(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5).text
+    assert 'whisper_operator_reconciles_total{kind="TranscriptionJob",result="ok"}' in metrics
+    assert 'whisper_operator_transcription_jobs{phase="Succeeded"}' in metrics
+    assert "whisper_operator_apply_to_job_seconds_count" in metrics

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import sys
 
 import kopf
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         namespaces=namespaces,
         standalone=settings.standalone,
         peering_name=settings.peering_name,
+        priority=settings.peering_priority or secrets.randbelow(1_000_000) + 1,
         liveness_endpoint=settings.liveness_endpoint or None,
     )
     return 0

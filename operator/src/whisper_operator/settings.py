@@ -29,6 +29,12 @@ class OperatorSettings(BaseSettings):
     peering_name: str = Field(
         "whisper-prod", description="Kopf peering: replicas with one name keep one active"
     )
+    peering_priority: int = Field(
+        0,
+        ge=0,
+        description="this replica's peering priority; 0 picks a random one, so one "
+        "replica of several is active and another takes over when it stops",
+    )
     standalone: bool = Field(False, description="run without peering (a single replica)")
     worker_backoff_limit: int = Field(3, ge=0, description="pod failures a worker Job tolerates")
 
