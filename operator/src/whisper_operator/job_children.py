@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import GROUP
+from .resources import resource_requirements
 from .settings import OperatorSettings
 from .specs import JobSpec
 
@@ -83,18 +84,6 @@ def build_worker_rbac(job: str, namespace: str, spec: JobSpec) -> list[Manifest]
     ]  # fmt: skip
 
 
-def _resources(spec: JobSpec, settings: OperatorSettings) -> Manifest:
-    requests = dict(spec.resources.requests) or {
-        "cpu": settings.default_cpu_request,
-        "memory": settings.default_memory_request,
-    }
-    limits = dict(spec.resources.limits) or {"memory": settings.default_memory_limit}
-    if spec.device == "cuda" and spec.pool_ref is None:
-        limits.setdefault("nvidia.com/gpu", 1)
-        requests.setdefault("nvidia.com/gpu", limits["nvidia.com/gpu"])
-    return {"requests": requests, "limits": limits}
-
-
 def build_worker_job(
     job: str, namespace: str, spec: JobSpec, settings: OperatorSettings
 ) -> Manifest:
@@ -143,7 +132,9 @@ def build_worker_job(
                 "imagePullPolicy": settings.image_pull_policy,
                 "args": ["batch", "--transcription-job", job, "--shards", str(spec.parallelism)],
                 "env": env,
-                "resources": _resources(spec, settings),
+                "resources": resource_requirements(
+                    spec.resources, settings, spec.device == "cuda" and spec.pool_ref is None
+                ),
                 "volumeMounts": mounts,
                 "securityContext": {
                     "runAsNonRoot": True,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from . import API_VERSION
+from .resources import GPU_RESOURCE, resource_requirements
 from .settings import OperatorSettings
 from .specs import PoolSpec
 
 Manifest = dict[str, Any]
-GPU_RESOURCE = "nvidia.com/gpu"
 
 
 def pool_labels(name: str) -> dict[str, str]:
@@ -31,18 +31,6 @@ def selector_string(name: str) -> str:
 
 def endpoint(name: str, namespace: str, port: int) -> str:
     return f"http://{name}.{namespace}.svc:{port}"
-
-
-def _resources(spec: PoolSpec, settings: OperatorSettings) -> Manifest:
-    requests = dict(spec.resources.requests) or {
-        "cpu": settings.default_cpu_request,
-        "memory": settings.default_memory_request,
-    }
-    limits = dict(spec.resources.limits) or {"memory": settings.default_memory_limit}
-    if spec.device == "cuda":
-        limits.setdefault(GPU_RESOURCE, 1)
-        requests.setdefault(GPU_RESOURCE, limits[GPU_RESOURCE])
-    return {"requests": requests, "limits": limits}
 
 
 def _env(spec: PoolSpec, settings: OperatorSettings) -> list[Manifest]:
@@ -118,7 +106,7 @@ def build_deployment(
             "periodSeconds": 2,
             "failureThreshold": 150,
         },
-        "resources": _resources(spec, settings),
+        "resources": resource_requirements(spec.resources, settings, spec.device == "cuda"),
         "volumeMounts": mounts,
         "securityContext": {
             "runAsNonRoot": True,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -36,19 +37,50 @@ def _check_model(state: RuntimeState, model: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class DecodingForm:
+    """The decoding fields every audio endpoint takes (multipart form fields)."""
+
+    model: str
+    language: str | None
+    prompt: str | None
+    response_format: str
+    temperature: float | None
+    timestamp_granularities: list[str] | None
+    beam_size: int | None
+    vad_filter: bool | None
+
+
+def decoding_form(
+    model: Annotated[str, Form()] = "whisper-1",
+    language: Annotated[str | None, Form()] = None,
+    prompt: Annotated[str | None, Form()] = None,
+    response_format: Annotated[str, Form()] = "json",
+    temperature: Annotated[float | None, Form()] = None,
+    timestamp_granularities: Annotated[
+        list[str] | None, Form(alias="timestamp_granularities[]")
+    ] = None,
+    beam_size: Annotated[int | None, Form()] = None,
+    vad_filter: Annotated[bool | None, Form()] = None,
+) -> DecodingForm:
+    return DecodingForm(
+        model, language, prompt, response_format, temperature, timestamp_granularities,
+        beam_size, vad_filter,
+    )  # fmt: skip
+
+
+Decoding = Annotated[DecodingForm, Depends(decoding_form)]
+
+
 def build_options(
-    state: RuntimeState,
-    *,
-    task: Task,
-    language: str | None,
-    prompt: str | None,
-    response_format: str,
-    temperature: float | None,
-    granularities: list[str] | None,
-    beam_size: int | None,
-    vad_filter: bool | None,
+    state: RuntimeState, task: Task, form: DecodingForm
 ) -> tuple[DecodeOptions, ResponseFormat, frozenset[TimestampGranularity]]:
     """Check the request's fields and turn them into decoding options."""
+    _check_model(state, form.model)
+    response_format, temperature, beam_size = form.response_format, form.temperature, form.beam_size
+    # Translations are always to English, from whatever language is spoken.
+    language = form.language if task == "transcribe" else None
+    granularities = form.timestamp_granularities if task == "transcribe" else None
     if response_format not in RESPONSE_FORMATS:
         raise InvalidRequestError(
             f"response_format '{response_format}' is not one of {', '.join(RESPONSE_FORMATS)}",
@@ -94,10 +126,10 @@ def build_options(
     options = DecodeOptions(
         language=language,
         task=task,
-        prompt=prompt or None,
+        prompt=form.prompt or None,
         temperature=temperature,
         beam_size=beam_size or state.settings.beam_size,
-        vad=state.settings.vad if vad_filter is None else vad_filter,
+        vad=state.settings.vad if form.vad_filter is None else form.vad_filter,
         word_timestamps="word" in chosen,
     )
     return options, response_format, frozenset(chosen)
@@ -126,78 +158,20 @@ def _respond(body: str | dict[str, Any], response_format: ResponseFormat) -> Res
 
 
 Upload = Annotated[UploadFile, File(description="audio file")]
-ModelField = Annotated[str, Form()]
-OptionalText = Annotated[str | None, Form()]
-FormatField = Annotated[str, Form()]
-Temperature = Annotated[float | None, Form()]
-Granularities = Annotated[list[str] | None, Form(alias="timestamp_granularities[]")]
-BeamSize = Annotated[int | None, Form()]
-VadFilter = Annotated[bool | None, Form()]
 
 
-async def _single(
-    state: RuntimeState,
-    task: Task,
-    file: UploadFile,
-    model: str,
-    language: str | None,
-    prompt: str | None,
-    response_format: str,
-    temperature: float | None,
-    granularities: list[str] | None,
-    beam_size: int | None,
-    vad_filter: bool | None,
-) -> Response:
-    _check_model(state, model)
-    options, fmt, chosen = build_options(
-        state,
-        task=task,
-        language=language,
-        prompt=prompt,
-        response_format=response_format,
-        temperature=temperature,
-        granularities=granularities,
-        beam_size=beam_size,
-        vad_filter=vad_filter,
-    )
+@audio_router.post("/audio/transcriptions", summary="Transcribe audio (OpenAI-compatible)")
+async def create_transcription(state: State, file: Upload, form: Decoding) -> Response:
+    options, fmt, chosen = build_options(state, "transcribe", form)
     transcript = await _transcribe_upload(state, file, options)
     return _respond(render(transcript, fmt, chosen), fmt)
 
 
-@audio_router.post("/audio/transcriptions", summary="Transcribe audio (OpenAI-compatible)")
-async def create_transcription(
-    state: State,
-    file: Upload,
-    model: ModelField = "whisper-1",
-    language: OptionalText = None,
-    prompt: OptionalText = None,
-    response_format: FormatField = "json",
-    temperature: Temperature = None,
-    timestamp_granularities: Granularities = None,
-    beam_size: BeamSize = None,
-    vad_filter: VadFilter = None,
-) -> Response:
-    return await _single(
-        state, "transcribe", file, model, language, prompt, response_format,
-        temperature, timestamp_granularities, beam_size, vad_filter,
-    )  # fmt: skip
-
-
 @audio_router.post("/audio/translations", summary="Translate audio to English text")
-async def create_translation(
-    state: State,
-    file: Upload,
-    model: ModelField = "whisper-1",
-    prompt: OptionalText = None,
-    response_format: FormatField = "json",
-    temperature: Temperature = None,
-    beam_size: BeamSize = None,
-    vad_filter: VadFilter = None,
-) -> Response:
-    return await _single(
-        state, "translate", file, model, None, prompt, response_format,
-        temperature, None, beam_size, vad_filter,
-    )  # fmt: skip
+async def create_translation(state: State, file: Upload, form: Decoding) -> Response:
+    options, fmt, chosen = build_options(state, "translate", form)
+    transcript = await _transcribe_upload(state, file, options)
+    return _respond(render(transcript, fmt, chosen), fmt)
 
 
 @audio_router.post(
@@ -206,14 +180,7 @@ async def create_translation(
 async def create_transcription_batch(
     state: State,
     file: Annotated[list[UploadFile], File(description="audio files")],
-    model: ModelField = "whisper-1",
-    language: OptionalText = None,
-    prompt: OptionalText = None,
-    response_format: FormatField = "json",
-    temperature: Temperature = None,
-    timestamp_granularities: Granularities = None,
-    beam_size: BeamSize = None,
-    vad_filter: VadFilter = None,
+    form: Decoding,
 ) -> Response:
     if len(file) > state.settings.max_batch_files:
         raise InvalidRequestError(
@@ -221,18 +188,7 @@ async def create_transcription_batch(
             f"{state.settings.max_batch_files} per batch (WHISPER_MAX_BATCH_FILES)",
             param="file",
         )
-    _check_model(state, model)
-    options, fmt, chosen = build_options(
-        state,
-        task="transcribe",
-        language=language,
-        prompt=prompt,
-        response_format=response_format,
-        temperature=temperature,
-        granularities=timestamp_granularities,
-        beam_size=beam_size,
-        vad_filter=vad_filter,
-    )
+    options, fmt, chosen = build_options(state, "transcribe", form)
 
     async def one(index: int, upload: UploadFile) -> dict[str, Any]:
         item: dict[str, Any] = {"index": index, "filename": upload.filename}
