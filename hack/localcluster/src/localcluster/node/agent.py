@@ -218,6 +218,7 @@ class PodRunner(threading.Thread):
                         "env": env,
                         "cwd": container.get("workingDir") or "/",
                         "mounts": self.mounts[container["name"]],
+                        "preserve": self.agent.preserved_paths,
                     }
                 )
             )
@@ -527,6 +528,11 @@ class Agent:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.venv_bin = Path(sys.executable).parent
+        # What containers of this project's images run from: the checkout (its virtualenv
+        # and editable sources) and the Python installation under it.
+        self.preserved_paths = sorted(
+            {str(Path(sys.prefix).parent), sys.prefix, sys.base_prefix, str(Path.home() / ".cache")}
+        )
 
     # --- addresses ------------------------------------------------------------------------
     def allocate_ip(self, uid: str) -> str:

@@ -22,7 +22,8 @@ def _bind(source_fd: int, is_dir: bool, target: str, read_only: bool) -> None:
     # Through the descriptor: a mount made earlier (an emptyDir at /tmp, say) may hide the
     # source's path by now, never the folder the descriptor holds.
     source = f"/proc/{os.getpid()}/fd/{source_fd}"
-    subprocess.run(["mount", "--bind", source, target], check=True)
+    # --no-canonicalize: resolving the descriptor's path to a string would find the hidden path.
+    subprocess.run(["mount", "--no-canonicalize", "--bind", source, target], check=True)
     if read_only:
         subprocess.run(["mount", "-o", "remount,bind,ro", target], check=True)
 
@@ -34,8 +35,19 @@ def main() -> None:
         (os.open(source, os.O_PATH), Path(source).is_dir(), target, read_only)
         for source, target, read_only in spec["mounts"]
     ]
+    # Host folders the program needs (this checkout's virtualenv, the Python it runs on)
+    # stay visible even under a volume mounted above them, e.g. an emptyDir at /tmp.
+    targets = [target for _, _, target, _ in opened]
+    preserved = [
+        (os.open(path, os.O_PATH), path)
+        for path in spec.get("preserve", [])
+        if Path(path).is_dir() and any(path.startswith(t.rstrip("/") + "/") for t in targets)
+    ]
     for descriptor, is_dir, target, read_only in opened:
         _bind(descriptor, is_dir, target, read_only)
+        os.close(descriptor)
+    for descriptor, path in preserved:
+        _bind(descriptor, True, path, False)
         os.close(descriptor)
     os.chdir(spec["cwd"])
     argv = spec["argv"]
