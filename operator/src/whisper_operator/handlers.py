@@ -19,6 +19,7 @@ from .job_status import Observed, Phase, job_status, unsupported_inputs
 from .kube import Kube, connect
 from .pool_children import build_deployment, build_hpa, build_pdb, build_service, desired_replicas
 from .pool_status import pool_status
+from .settings import OperatorSettings
 from .specs import JobSpec, PoolSpec
 
 log = logging.getLogger("whisper_operator")
@@ -40,9 +41,12 @@ def _changed(current: dict[str, Any], computed: dict[str, Any]) -> bool:
 # --- WhisperPool -----------------------------------------------------------------------------
 
 
-def pool_children(body: Any, spec: PoolSpec, context: OperatorContext) -> list[dict[str, Any]]:
+def pool_children(
+    body: Any, spec: PoolSpec, settings: OperatorSettings
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The children to apply (owned by the pool), and the kinds of optional children the
+    spec no longer wants (to delete)."""
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
-    settings = context.settings
     replicas = desired_replicas(spec)
     children = [
         build_deployment(name, namespace, spec, replicas, settings),
@@ -52,14 +56,10 @@ def pool_children(body: Any, spec: PoolSpec, context: OperatorContext) -> list[d
         ("autoscaling/v2", "HorizontalPodAutoscaler"): build_hpa(name, namespace, spec),
         ("policy/v1", "PodDisruptionBudget"): build_pdb(name, namespace, replicas),
     }
-    kube = context.api()
-    for (api_version, kind), manifest in optional.items():
-        if manifest is None:
-            kube.delete(api_version, kind, name, namespace)
-        else:
-            children.append(manifest)
+    children += [manifest for manifest in optional.values() if manifest is not None]
+    unwanted = [kind for kind, manifest in optional.items() if manifest is None]
     kopf.adopt(children, owner=body)
-    return children
+    return children, unwanted
 
 
 def reconcile_pool(
@@ -67,16 +67,20 @@ def reconcile_pool(
 ) -> None:
     parsed = _parse(PoolSpec, spec)
     kube = memo.api()
+    name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
+    children, unwanted = pool_children(body, parsed, memo.settings)
     try:
-        for manifest in pool_children(body, parsed, memo):
+        for manifest in children:
             kube.apply(manifest)
+        for api_version, kind in unwanted:
+            kube.delete(api_version, kind, name, namespace)
     except Exception:
         memo.metrics.reconciles.labels(kind="WhisperPool", result="error").inc()
         raise
     memo.metrics.reconciles.labels(kind="WhisperPool", result="ok").inc()
     log.info(
         "%s/%s: applied the pool's children for %d replicas",
-        body["metadata"]["namespace"], body["metadata"]["name"], desired_replicas(parsed),
+        namespace, name, desired_replicas(parsed),
     )  # fmt: skip
 
 
@@ -130,9 +134,7 @@ def _pool_problem(spec: JobSpec, namespace: str, kube: Kube) -> str | None:
     return None
 
 
-def ensure_workers(
-    body: Any, spec: JobSpec, observed: Observed, memo: OperatorContext, logger: kopf.Logger
-) -> None:
+def ensure_workers(body: Any, spec: JobSpec, observed: Observed, memo: OperatorContext) -> None:
     """Create the workers (RBAC and Job) when missing; make the Job follow spec.suspend."""
     if observed.unsupported:
         return
@@ -191,7 +193,7 @@ def reconcile_job(
         unsupported=unsupported_inputs(parsed),
         pool_problem=_pool_problem(parsed, namespace, kube),
     )
-    ensure_workers(body, parsed, observed, memo, logger)
+    ensure_workers(body, parsed, observed, memo)
     if observed.worker_job is None and not observed.unsupported and not parsed.suspend:
         observed = replace(observed, worker_job=kube.get("batch/v1", "Job", job_name, namespace))
     computed = job_status(
