@@ -172,9 +172,18 @@ def test_job_through_a_pool(
     operator: OperatorProcess, crds: LocalCluster, namespace: str, audio_base_url: str
 ) -> None:
     clips = english_clips()[3:6]
+    keys = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "pool-keys"},
+        "stringData": {"api-keys": "sk-team,sk-other"},
+    }
+    shared = pool("shared", replicas=2)
+    shared["spec"]["apiKeySecretRef"] = {"name": "pool-keys"}
     crds.apply(
         namespace,
-        pool("shared", replicas=2),
+        keys,
+        shared,
         transcription_job("pooled", [{"url": f"{audio_base_url}/{c.path.name}"} for c in clips],
                           poolRef={"name": "shared"}, parallelism=2),
     )  # fmt: skip
@@ -183,14 +192,25 @@ def test_job_through_a_pool(
     texts = {r["input"]: r["text"] for r in obj["status"]["results"]}
     hypotheses = [texts[f"{audio_base_url}/{c.path.name}"] for c in clips]
     assert word_error_rate([c.text for c in clips], hypotheses) <= 0.12
-    # The workers loaded no model: the pool's pods did the work.
-    pod_logs = "".join(
-        crds.logs(namespace, p["metadata"]["name"], "runtime")
-        for p in crds.kube.get(
-            f"/api/v1/namespaces/{namespace}/pods", labelSelector="whisperprod.io/pool=shared"
-        )["items"]
+    # The workers loaded no model: the pool's pods did the work, with the pool's API key.
+    pods = crds.kube.get(
+        f"/api/v1/namespaces/{namespace}/pods", labelSelector="whisperprod.io/pool=shared"
+    )["items"]
+    pod_logs = "".join(crds.logs(namespace, p["metadata"]["name"], "runtime") for p in pods)
+    assert pod_logs.count('"path": "/v1/audio/transcriptions", "status": 200') >= 3
+    address = pods[0]["status"]["podIP"]
+    assert (
+        httpx.get(f"http://{address}:8000/v1/models", timeout=5).status_code == 401
+    )  # keys required
+    role = crds.kube.get(
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/pooled-worker"
     )
-    assert pod_logs.count('"path": "/v1/audio/transcriptions"') >= 3
+    assert {
+        "apiGroups": [""],
+        "resources": ["secrets"],
+        "resourceNames": ["pool-keys"],
+        "verbs": ["get"],
+    } in role["rules"]
 
 
 def test_suspend_s3_and_a_restarted_operator(

@@ -122,10 +122,9 @@ def refresh_pool_status(
 # --- TranscriptionJob --------------------------------------------------------------------------
 
 
-def _pool_problem(spec: JobSpec, namespace: str, kube: Kube) -> str | None:
+def _pool_problem(spec: JobSpec, namespace: str, pool: dict[str, Any] | None) -> str | None:
     if spec.pool_ref is None:
         return None
-    pool = kube.get(f"{GROUP}/{VERSION}", "WhisperPool", spec.pool_ref.name, namespace)
     if pool is None:
         return f"WhisperPool {spec.pool_ref.name} not found in namespace {namespace}"
     conditions = (pool.get("status") or {}).get("conditions") or []
@@ -134,7 +133,15 @@ def _pool_problem(spec: JobSpec, namespace: str, kube: Kube) -> str | None:
     return None
 
 
-def ensure_workers(body: Any, spec: JobSpec, observed: Observed, memo: OperatorContext) -> None:
+def _api_key_secret(pool: dict[str, Any] | None) -> str | None:
+    """The Secret holding a pool's API keys, which its poolRef workers must read."""
+    ref = ((pool or {}).get("spec") or {}).get("apiKeySecretRef") or {}
+    return ref.get("name")
+
+
+def ensure_workers(
+    body: Any, spec: JobSpec, observed: Observed, memo: OperatorContext, api_key_secret: str | None
+) -> None:
     """Create the workers (RBAC and Job) when missing; make the Job follow spec.suspend."""
     if observed.unsupported:
         return
@@ -143,7 +150,7 @@ def ensure_workers(body: Any, spec: JobSpec, observed: Observed, memo: OperatorC
     if job is not None and bool(job.get("spec", {}).get("suspend")) == spec.suspend:
         return
     children = [
-        *build_worker_rbac(name, namespace, spec),
+        *build_worker_rbac(name, namespace, spec, api_key_secret),
         build_worker_job(name, namespace, spec, memo.settings),
     ]
     kopf.adopt(children, owner=body)
@@ -187,13 +194,16 @@ def reconcile_job(
         _expire(body, parsed, status, kube)
         return
     job_name = worker_job_name(name)
+    pool = None
+    if parsed.pool_ref is not None:
+        pool = kube.get(f"{GROUP}/{VERSION}", "WhisperPool", parsed.pool_ref.name, namespace)
     observed = Observed(
         worker_job=kube.get("batch/v1", "Job", job_name, namespace),
         job_name=job_name,
         unsupported=unsupported_inputs(parsed),
-        pool_problem=_pool_problem(parsed, namespace, kube),
+        pool_problem=_pool_problem(parsed, namespace, pool),
     )
-    ensure_workers(body, parsed, observed, memo)
+    ensure_workers(body, parsed, observed, memo, _api_key_secret(pool))
     if observed.worker_job is None and not observed.unsupported and not parsed.suspend:
         observed = replace(observed, worker_job=kube.get("batch/v1", "Job", job_name, namespace))
     computed = job_status(

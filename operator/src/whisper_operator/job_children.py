@@ -36,9 +36,12 @@ def job_labels(job: str) -> dict[str, str]:
     }
 
 
-def build_worker_rbac(job: str, namespace: str, spec: JobSpec) -> list[Manifest]:
+def build_worker_rbac(
+    job: str, namespace: str, spec: JobSpec, api_key_secret: str | None = None
+) -> list[Manifest]:
     """A ServiceAccount that may read this TranscriptionJob and write its status, and, with
-    a poolRef, read that pool and find its endpoints. Nothing else."""
+    a poolRef, read that pool, find its endpoints, and read the Secret of its API keys.
+    Nothing else."""
     account = worker_account_name(job)
     labels = job_labels(job)
     rules: list[Manifest] = [
@@ -65,6 +68,15 @@ def build_worker_rbac(job: str, namespace: str, spec: JobSpec) -> list[Manifest]
             },
             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list"]},
         ]  # fmt: skip
+        if api_key_secret:
+            rules.append(
+                {
+                    "apiGroups": [""],
+                    "resources": ["secrets"],
+                    "resourceNames": [api_key_secret],
+                    "verbs": ["get"],
+                }
+            )
     metadata = {"name": account, "namespace": namespace, "labels": labels}
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata},

@@ -11,6 +11,7 @@ workers never overwrite each other. Full transcripts go to the output PVC when o
 from __future__ import annotations
 
 import asyncio
+import base64
 import glob
 import hashlib
 import itertools
@@ -149,6 +150,29 @@ class PoolTranscriber:
         self.spec = spec
         self._endpoints: list[str] = []
         self._cycle: itertools.cycle[str] | None = None
+        self._headers: dict[str, str] | None = None
+
+    def headers(self) -> dict[str, str]:
+        """An Authorization header when the pool requires API keys (its first key)."""
+        if self._headers is None:
+            from kubernetes import client
+
+            pool = client.CustomObjectsApi(self.kube).get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, "whisperpools", self.pool
+            )
+            ref = (dict(pool).get("spec") or {}).get("apiKeySecretRef")  # type: ignore[call-overload]
+            self._headers = {}
+            if ref:
+                secret = client.CoreV1Api(self.kube).read_namespaced_secret(
+                    ref["name"], self.namespace
+                )
+                encoded = (secret.data or {}).get(ref.get("key", "api-keys"), "")
+                keys = [
+                    k.strip() for k in base64.b64decode(encoded).decode().split(",") if k.strip()
+                ]
+                if keys:
+                    self._headers = {"Authorization": f"Bearer {keys[0]}"}
+        return self._headers
 
     def refresh(self) -> list[str]:
         from kubernetes import client
@@ -199,6 +223,7 @@ class PoolTranscriber:
 
         async def transcribe(data: bytes, name: str) -> Transcript:
             endpoint = await self.next_endpoint()
+            headers = await asyncio.to_thread(self.headers)
             started = time.perf_counter()
             fields: dict[str, str | list[str]] = dict(form)
             if wants_words:
@@ -208,6 +233,7 @@ class PoolTranscriber:
                     f"{endpoint}{path}",
                     data=fields,
                     files={"file": (name or "audio", data)},
+                    headers=headers,
                 )
             except httpx.TransportError:
                 self._cycle = None  # the pod went away: look again next time
