@@ -13,7 +13,7 @@ import pytest
 
 from localcluster.kube import ApiError
 from tests.clusterlib import LocalCluster, wait_for
-from tests.operator.conftest import OperatorProcess, custom, wait_phase
+from tests.operatorlib import OperatorProcess, custom, wait_phase
 from tests.speech import english_clips, word_error_rate
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -237,6 +239,30 @@ def _expire(body: Any, spec: JobSpec, status: Any, kube: Kube) -> None:
         )
 
 
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def in_cluster_connection() -> kopf.ConnectionInfo | None:
+    """The pod's service account, at KUBERNETES_SERVICE_HOST:PORT as client-go reads them
+    (Kopf's own helper names kubernetes.default.svc, which needs cluster DNS)."""
+    host, port = (
+        os.environ.get("KUBERNETES_SERVICE_HOST"),
+        os.environ.get("KUBERNETES_SERVICE_PORT"),
+    )
+    token = SERVICE_ACCOUNT / "token"
+    if not host or not port or not token.exists():
+        return None
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    namespace = SERVICE_ACCOUNT / "namespace"
+    return kopf.ConnectionInfo(
+        server=f"https://{host}:{port}",
+        ca_path=str(SERVICE_ACCOUNT / "ca.crt"),
+        token=token.read_text().strip(),
+        default_namespace=namespace.read_text().strip() if namespace.exists() else None,
+    )
+
+
 # --- registration ---------------------------------------------------------------------------
 
 
@@ -260,7 +286,7 @@ def build_registry(status_interval: float) -> kopf.OperatorRegistry:
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         # In a pod its service account; elsewhere the current kubeconfig.
-        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+        return in_cluster_connection() or kopf.login_with_kubeconfig(**kwargs)
 
     for on in (kopf.on.create, kopf.on.resume):
         on(GROUP, VERSION, POOLS, registry=registry)(reconcile_pool)

@@ -19,7 +19,7 @@ from localcluster.layout import free_port
 from tests.clusterlib import LocalCluster, wait_for
 from tests.speech import SPEECH_DIR
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class OperatorProcess:

@@ -1,0 +1,158 @@
+"""The Helm chart: lint, render, server-side dry-run on the real API, and an install whose
+operator (running as a pod under the chart's RBAC) finishes a TranscriptionJob."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from localcluster.build import ensure_binaries
+from tests.clusterlib import LocalCluster
+from tests.operatorlib import OperatorProcess, wait_phase
+from tests.speech import english_clips, word_error_rate
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+CHART = Path(__file__).resolve().parent.parent.parent / "charts" / "whisper-prod"
+ALL_OPTIONS = {
+    "crds": {"enabled": True, "keep": False},
+    "operator": {
+        "replicas": 2, "watchNamespaces": ["sales"], "verbose": True,
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ops", "effect": "NoSchedule"}],
+        "extraEnv": [{"name": "WHISPER_OPERATOR_STATUS_INTERVAL_SECONDS", "value": "5"}],
+    },
+    "imagePullSecrets": [{"name": "registry"}],
+    "metrics": {"serviceMonitor": {"enabled": True, "interval": "15s"}, "podMonitor": {"enabled": True}},
+    "networkPolicy": {"enabled": True},
+    "defaultPool": {"enabled": True, "name": "shared", "spec": {"model": "tiny.en", "replicas": 1}},
+}  # fmt: skip
+
+
+def helm(
+    cluster: LocalCluster | None, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    binaries = ensure_binaries(with_helm=True)
+    assert binaries.helm is not None
+    env = {**os.environ}
+    if cluster is not None:
+        env["KUBECONFIG"] = str(cluster.kubeconfig)
+    result = subprocess.run(
+        [str(binaries.helm), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def all_options(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("values") / "all-options.yaml"
+    path.write_text(yaml.safe_dump(ALL_OPTIONS))
+    return path
+
+
+def test_lint_and_schema(all_options: Path) -> None:
+    helm(None, "lint", str(CHART))
+    helm(None, "lint", str(CHART), "-f", str(all_options))
+    refused = helm(None, "template", "x", str(CHART), "--set", "operator.bogus=1", check=False)
+    assert refused.returncode != 0
+    assert "additional properties 'bogus' not allowed" in refused.stderr
+
+
+def test_rendered_objects(all_options: Path) -> None:
+    docs = [d for d in yaml.safe_load_all(helm(None, "template", "wp", str(CHART)).stdout) if d]
+    kinds = sorted(d["kind"] for d in docs)
+    assert kinds.count("CustomResourceDefinition") == 4
+    crd = next(d for d in docs if d["metadata"]["name"] == "transcriptionjobs.whisperprod.io")
+    assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    role = next(d for d in docs if d["kind"] == "ClusterRole")
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"]
+        assert "*" not in rule["resources"]
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["livenessProbe"]["httpGet"]["port"] == "health"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["WHISPER_OPERATOR_RUNTIME_IMAGE"] == "ghcr.io/whisper-prod/runtime:0.1.0"
+    everything = [
+        d
+        for d in yaml.safe_load_all(
+            helm(None, "template", "wp", str(CHART), "-f", str(all_options)).stdout
+        )
+        if d
+    ]
+    assert {"ServiceMonitor", "PodMonitor", "NetworkPolicy", "WhisperPool"} <= {
+        d["kind"] for d in everything
+    }
+    assert not any(
+        "helm.sh/resource-policy" in (d["metadata"].get("annotations") or {}) for d in everything
+    )
+    multi = next(d for d in everything if d["kind"] == "Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    assert {"name": "WHISPER_OPERATOR_STANDALONE", "value": "false"} in multi["env"]
+
+
+def test_server_side_dry_run(crds: LocalCluster, namespace: str, all_options: Path) -> None:
+    for values in ([], ["-f", str(all_options)]):
+        rendered = helm(
+            None, "template", "wp", str(CHART), "--namespace", namespace, *values
+        ).stdout
+        # The Prometheus Operator's kinds are not installed on this control plane.
+        docs = [
+            d
+            for d in yaml.safe_load_all(rendered)
+            if d and d["apiVersion"] != "monitoring.coreos.com/v1"
+        ]
+        result = crds.kubectl(
+            "apply", "--server-side", "--dry-run=server", "--force-conflicts", "-n", namespace, "-f", "-",
+            input=yaml.safe_dump_all(docs),
+        )  # fmt: skip
+        assert "serverside-applied (server dry run)" in result.stdout
+
+
+@pytest.fixture
+def without_session_operator(operator: OperatorProcess) -> Iterator[None]:
+    operator.stop()  # one operator at a time: the chart's takes over for this test
+    yield
+    operator.start()
+
+
+def test_install_runs_the_operator_as_a_pod(
+    crds: LocalCluster, namespace: str, audio_base_url: str, without_session_operator: None
+) -> None:
+    helm(
+        crds, "install", "wp", str(CHART), "--namespace", namespace, "--wait", "--timeout", "120s",
+        "--set", "crds.enabled=false", "--set", f"operator.watchNamespaces={{{namespace}}}",
+    )  # fmt: skip
+    pods = crds.kube.get(
+        f"/api/v1/namespaces/{namespace}/pods", labelSelector="app.kubernetes.io/component=operator"
+    )
+    assert pods["items"][0]["status"]["phase"] == "Running"
+    clips = english_clips()[:3]
+    job = {
+        "apiVersion": "whisperprod.io/v1alpha1", "kind": "TranscriptionJob", "metadata": {"name": "via-chart"},
+        "spec": {"model": "tiny.en", "inputs": [{"url": f"{audio_base_url}/{c.path.name}"} for c in clips]},
+    }  # fmt: skip
+    crds.apply(namespace, job)
+    obj = wait_phase(crds, namespace, "via-chart", ("Succeeded", "Failed"))
+    assert obj["status"]["phase"] == "Succeeded", obj["status"]
+    texts = {r["input"]: r["text"] for r in obj["status"]["results"]}
+    assert (
+        word_error_rate(
+            [c.text for c in clips], [texts[f"{audio_base_url}/{c.path.name}"] for c in clips]
+        )
+        <= 0.12
+    )
+    helm(crds, "uninstall", "wp", "--namespace", namespace, "--wait")
