@@ -281,6 +281,10 @@ def build_registry(status_interval: float) -> kopf.OperatorRegistry:
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         settings.peering.mandatory = False
+        # A deleted resource waits for its timer to exit before Kopf lets it go: check
+        # often, so deletions (and TTL expiry, which a timer performs) finish in seconds.
+        settings.background.instant_exit_timeout = 1.0
+        settings.background.cancellation_polling = 1
         memo.kube = Kube(connect())
 
     @kopf.on.login(registry=registry)
