@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import GROUP
-from .resources import resource_requirements
+from .resources import MODEL_CACHE_DIR, resource_requirements, writable_scratch
 from .settings import OperatorSettings
 from .specs import JobSpec
 
@@ -100,14 +100,7 @@ def build_worker_job(
     job: str, namespace: str, spec: JobSpec, settings: OperatorSettings
 ) -> Manifest:
     labels = job_labels(job)
-    volumes: list[Manifest] = [
-        {"name": "tmp", "emptyDir": {}},
-        {"name": "model-cache", "emptyDir": {}},
-    ]
-    mounts: list[Manifest] = [
-        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 (the pod's own emptyDir)
-        {"name": "model-cache", "mountPath": "/var/cache/whisper"},
-    ]
+    volumes, mounts = writable_scratch()
     for index, claim in enumerate(spec.claims):
         volumes.append(
             {
@@ -129,7 +122,7 @@ def build_worker_job(
         {"name": "WHISPER_DEVICE", "value": spec.device},
         {"name": "WHISPER_BEAM_SIZE", "value": str(spec.beam_size)},
         {"name": "WHISPER_VAD", "value": "true" if spec.vad else "false"},
-        {"name": "WHISPER_MODEL_CACHE_DIR", "value": "/var/cache/whisper"},
+        {"name": "WHISPER_MODEL_CACHE_DIR", "value": MODEL_CACHE_DIR},
         {"name": "WHISPER_LOG_JSON", "value": "true"},
     ]
     pod_spec: Manifest = {

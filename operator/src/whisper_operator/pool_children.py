@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import API_VERSION
-from .resources import GPU_RESOURCE, resource_requirements
+from .resources import GPU_RESOURCE, MODEL_CACHE_DIR, resource_requirements, writable_scratch
 from .settings import OperatorSettings
 from .specs import PoolSpec
 
@@ -44,7 +44,7 @@ def _env(spec: PoolSpec, settings: OperatorSettings) -> list[Manifest]:
         {"name": "WHISPER_MAX_BATCH_SIZE", "value": str(spec.batching.max_batch_size)},
         {"name": "WHISPER_MAX_WAIT_MS", "value": str(spec.batching.max_wait_milliseconds)},
         {"name": "WHISPER_BEAM_SIZE", "value": str(spec.beam_size)},
-        {"name": "WHISPER_MODEL_CACHE_DIR", "value": "/var/cache/whisper"},
+        {"name": "WHISPER_MODEL_CACHE_DIR", "value": MODEL_CACHE_DIR},
     ]
     if spec.api_key_secret_ref is not None:
         ref = spec.api_key_secret_ref
@@ -61,14 +61,7 @@ def build_deployment(
     name: str, namespace: str, spec: PoolSpec, replicas: int, settings: OperatorSettings
 ) -> Manifest:
     port = settings.pool_port
-    volumes: list[Manifest] = [
-        {"name": "tmp", "emptyDir": {}},
-        {"name": "model-cache", "emptyDir": {}},
-    ]
-    mounts: list[Manifest] = [
-        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 (a pod's own emptyDir)
-        {"name": "model-cache", "mountPath": "/var/cache/whisper"},
-    ]
+    volumes, mounts = writable_scratch()
     if spec.model_volume is not None:
         volumes.append(
             {

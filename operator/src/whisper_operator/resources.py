@@ -23,3 +23,17 @@ def resource_requirements(
         limits.setdefault(GPU_RESOURCE, 1)
         requests.setdefault(GPU_RESOURCE, limits[GPU_RESOURCE])
     return {"requests": requests, "limits": limits}
+
+
+MODEL_CACHE_DIR = "/var/cache/whisper"
+
+
+def writable_scratch() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(volumes, mounts) for what runtime pods write: /tmp and the model cache, emptyDirs
+    of their own, since their root filesystem is read-only."""
+    volumes = [{"name": "tmp", "emptyDir": {}}, {"name": "model-cache", "emptyDir": {}}]
+    mounts = [
+        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 (the pod's own emptyDir)
+        {"name": "model-cache", "mountPath": MODEL_CACHE_DIR},
+    ]
+    return volumes, mounts
