@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from localcluster.build import ensure_binaries
-from tests.clusterlib import LocalCluster
+from tests.clusterlib import LocalCluster, wait_for
 from tests.operatorlib import OperatorProcess, wait_phase
 from tests.speech import english_clips, word_error_rate
 
@@ -92,7 +92,7 @@ def test_rendered_objects(all_options: Path) -> None:
         )
         if d
     ]
-    assert {"ServiceMonitor", "PodMonitor", "NetworkPolicy", "WhisperPool"} <= {
+    assert {"ServiceMonitor", "PodMonitor", "NetworkPolicy", "WhisperPool", "KopfPeering"} <= {
         d["kind"] for d in everything
     }
     assert not any(
@@ -106,9 +106,11 @@ def test_rendered_objects(all_options: Path) -> None:
 
 def test_server_side_dry_run(crds: LocalCluster, namespace: str, all_options: Path) -> None:
     for values in ([], ["-f", str(all_options)]):
+        # Watch the test's namespace: the peering objects live in the watched namespaces.
         rendered = helm(
-            None, "template", "wp", str(CHART), "--namespace", namespace, *values
-        ).stdout
+            None, "template", "wp", str(CHART), "--namespace", namespace, *values,
+            "--set", f"operator.watchNamespaces={{{namespace}}}",
+        ).stdout  # fmt: skip
         # The Prometheus Operator's kinds are not installed on this control plane.
         docs = [
             d
@@ -132,14 +134,21 @@ def without_session_operator(operator: OperatorProcess) -> Iterator[None]:
 def test_install_runs_the_operator_as_a_pod(
     crds: LocalCluster, namespace: str, audio_base_url: str, without_session_operator: None
 ) -> None:
+    # Two replicas: Kopf peering keeps one active (the chart creates the peering object).
     helm(
         crds, "install", "wp", str(CHART), "--namespace", namespace, "--wait", "--timeout", "120s",
         "--set", "crds.enabled=false", "--set", f"operator.watchNamespaces={{{namespace}}}",
+        "--set", "operator.replicas=2",
     )  # fmt: skip
     pods = crds.kube.get(
         f"/api/v1/namespaces/{namespace}/pods", labelSelector="app.kubernetes.io/component=operator"
     )
-    assert pods["items"][0]["status"]["phase"] == "Running"
+    assert [p["status"]["phase"] for p in pods["items"]] == ["Running", "Running"]
+    peering = f"/apis/kopf.dev/v1/namespaces/{namespace}/kopfpeerings/whisper-prod"
+    wait_for(
+        lambda: len(crds.kube.get(peering).get("status") or {}) == 2,
+        what="both replicas announced in the peering object",
+    )
     clips = english_clips()[:3]
     job = {
         "apiVersion": "whisperprod.io/v1alpha1", "kind": "TranscriptionJob", "metadata": {"name": "via-chart"},
@@ -155,4 +164,9 @@ def test_install_runs_the_operator_as_a_pod(
         )
         <= 0.12
     )
+    # One replica did the work: the other paused in favour of the higher priority.
+    events = crds.kube.get(
+        f"/api/v1/namespaces/{namespace}/events", fieldSelector="involvedObject.name=via-chart"
+    )
+    assert [e["reason"] for e in events["items"]].count("WorkersCreated") == 1
     helm(crds, "uninstall", "wp", "--namespace", namespace, "--wait")
