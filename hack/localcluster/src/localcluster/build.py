@@ -41,9 +41,6 @@ class Binaries:
     kubectl: Path
     helm: Path | None = None
 
-    def as_dict(self) -> dict[str, str]:
-        return {k: str(v) for k, v in self.__dict__.items() if v is not None}
-
 
 def _go() -> str:
     go = shutil.which("go")

@@ -70,11 +70,6 @@ def delete_pod_network(pod_uid: str) -> None:
         _ip("link", "del", host_side, check=False)
 
 
-def list_pod_namespaces() -> list[str]:
-    result = _ip("netns", "list", check=False)
-    return [line.split()[0] for line in result.stdout.splitlines() if line.startswith("wp-")]
-
-
 def check_support() -> str | None:
     """Why pod networks cannot be made here, or None when they can."""
     probe = "wp-probe"
