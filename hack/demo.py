@@ -28,15 +28,19 @@ from tests.speech import SPEECH_DIR, english_clips, word_error_rate  # noqa: E40
 
 
 def kubectl(kubeconfig: Path, *args: str, input: str | None = None) -> str:
-    binaries = ensure_binaries()
     result = subprocess.run(
-        [str(binaries.kubectl), *args],
+        [str(kubectl_path()), *args],
         env={**os.environ, "KUBECONFIG": str(kubeconfig)},
         input=input, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if result.returncode != 0:
         raise SystemExit(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
     return result.stdout
+
+
+@functools.cache
+def kubectl_path() -> Path:
+    return ensure_binaries().kubectl  # built on first use, then from the cache
 
 
 def main() -> int:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -30,7 +31,7 @@ from .transcript import Segment, Transcript, Word
 log = logging.getLogger(__name__)
 
 
-def load_model(settings: RuntimeSettings, cache_dir: Any) -> WhisperModel:
+def load_model(settings: RuntimeSettings, cache_dir: Path) -> WhisperModel:
     """Load the model the settings name, with the worker layout of the chosen scheduler."""
     device = settings.resolved_device
     compute_type = settings.compute_type

@@ -27,7 +27,7 @@ import httpx
 
 from .engine import build_engine
 from .errors import RuntimeAPIError
-from .formats import LANGUAGE_CODES, render, to_verbose_json
+from .formats import LANGUAGE_CODES, ResponseFormat, render, to_verbose_json
 from .metrics import Metrics
 from .options import DecodeOptions
 from .settings import RuntimeSettings
@@ -105,8 +105,13 @@ def write_outputs(folder: Path, key: str, transcript: Transcript) -> str:
     stem = folder / output_stem(key)
     verbose = to_verbose_json(transcript, frozenset({"segment", "word"}))
     stem.with_suffix(".json").write_text(json.dumps({"input": key, **verbose}, ensure_ascii=False))
-    for extension, fmt in (("txt", "text"), ("srt", "srt"), ("vtt", "vtt")):
-        body = render(transcript, fmt)  # type: ignore[arg-type]
+    plain: tuple[tuple[str, ResponseFormat], ...] = (
+        ("txt", "text"),
+        ("srt", "srt"),
+        ("vtt", "vtt"),
+    )
+    for extension, fmt in plain:
+        body = render(transcript, fmt)
         stem.with_suffix(f".{extension}").write_text(str(body))
     return str(stem)
 
