@@ -7,6 +7,7 @@ import pytest
 from whisper_operator.conditions import set_condition
 from whisper_operator.job_children import build_worker_job, build_worker_rbac
 from whisper_operator.job_status import Observed, job_status
+from whisper_operator.metrics import phase_counts
 from whisper_operator.pool_children import (
     build_deployment,
     build_hpa,
@@ -233,3 +234,16 @@ def test_pool_status_from_its_deployment() -> None:
         next(c for c in missing["conditions"] if c["type"] == "Ready")["reason"]
         == "DeploymentMissing"
     )
+
+
+def test_phase_counts_include_zero_for_emptied_phases() -> None:
+    counts = phase_counts([("sales", "Running"), ("sales", "Running"), ("support", "Failed")])
+    assert counts[("sales", "Running")] == 2
+    assert counts[("sales", "Failed")] == 0
+    assert counts[("support", "Failed")] == 1
+    assert counts[("support", "Succeeded")] == 0
+    assert len(counts) == 10  # 2 namespaces x 5 phases
+    emptied = phase_counts([], namespaces=["sales"])
+    assert emptied == {
+        ("sales", phase): 0 for phase in ("Pending", "Running", "Succeeded", "Failed", "Suspended")
+    }

@@ -312,7 +312,15 @@ def test_operator_metrics_and_health(
     wait_phase(crds, namespace, "counted", ("Succeeded",))
     health = httpx.get(f"http://127.0.0.1:{operator.health_port}/healthz", timeout=5)
     assert health.status_code == 200
-    metrics = httpx.get(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5).text
+    metrics_url = f"http://127.0.0.1:{operator.metrics_port}/metrics"
+    metrics = httpx.get(metrics_url, timeout=5).text
     assert 'whisper_operator_reconciles_total{kind="TranscriptionJob",result="ok"}' in metrics
-    assert 'whisper_operator_transcription_jobs{phase="Succeeded"}' in metrics
+    succeeded = f'whisper_operator_transcription_jobs{{namespace="{namespace}",phase="Succeeded"}}'
+    assert f"{succeeded} 1.0" in metrics
     assert "whisper_operator_apply_to_job_seconds_count" in metrics
+    # A deleted job leaves the gauge: a Failed one would otherwise alert forever.
+    crds.kubectl("delete", "-n", namespace, "transcriptionjob", "counted", "--wait=true")
+    wait_for(
+        lambda: f"{succeeded} 0.0" in httpx.get(metrics_url, timeout=5).text,
+        what="the deleted job leaves the phase gauge",
+    )

@@ -14,8 +14,8 @@ class OperatorContext:
     settings: OperatorSettings
     metrics: OperatorMetrics
     kube: Kube | None = None  # connected in the startup handler
-    phases: dict[str, str] = field(default_factory=dict)  # job uid -> phase, for the gauge
-    pools_ready: dict[str, bool] = field(default_factory=dict)  # pool uid -> Ready
+    # job uid -> (namespace, phase), for the jobs-by-phase gauge; deletions drop theirs
+    job_phases: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def api(self) -> Kube:
         if self.kube is None:

@@ -3,6 +3,7 @@ functions, and apply the result. Registered on an explicit registry."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
@@ -109,8 +110,7 @@ def refresh_pool_status(
     )  # fmt: skip
     was_ready = condition_status(list(status.get("conditions") or []), "Ready") == "True"
     is_ready = condition_status(computed["conditions"], "Ready") == "True"
-    memo.pools_ready[body["metadata"]["uid"]] = is_ready
-    memo.metrics.pools_ready.set(sum(memo.pools_ready.values()))
+    memo.metrics.pool_ready.labels(namespace=namespace, pool=name).set(int(is_ready))
     if is_ready != was_ready:
         ready = next(c for c in computed["conditions"] if c["type"] == "Ready")
         kopf.event(
@@ -193,6 +193,7 @@ def reconcile_job(
     kube = memo.api()
     previous_phase = status.get("phase")
     if previous_phase in (Phase.SUCCEEDED, Phase.FAILED):
+        _record_phase(memo, body, previous_phase)
         _expire(body, parsed, status, kube)
         return
     job_name = worker_job_name(name)
@@ -212,16 +213,35 @@ def reconcile_job(
         parsed, int(body["metadata"].get("generation", 1)), dict(status), observed, now_rfc3339()
     )
     phase = computed.status["phase"]
-    memo.phases[body["metadata"]["uid"]] = phase
-    for each in Phase:
-        count = sum(1 for p in memo.phases.values() if p == each)
-        memo.metrics.jobs_by_phase.labels(phase=str(each)).set(count)
+    _record_phase(memo, body, phase)
     if phase != previous_phase:
         kind = "Warning" if phase == Phase.FAILED else "Normal"
         kopf.event(body, type=kind, reason=phase, message=computed.message or f"phase {phase}")
         log.info("%s/%s: %s -> %s: %s", namespace, name, previous_phase, phase, computed.message)
     if _changed(dict(status), computed.status):
         patch.status.update(computed.status)
+
+
+def _record_phase(memo: OperatorContext, body: Any, phase: str) -> None:
+    memo.job_phases[body["metadata"]["uid"]] = (body["metadata"]["namespace"], phase)
+    memo.metrics.publish_job_phases(memo.job_phases.values())
+
+
+def forget_job(*, type: str, body: Any, memo: OperatorContext, **_: Any) -> None:
+    """A deleted job leaves the phase gauge (seen on the watch stream: no finalizer)."""
+    if type != "DELETED":
+        return
+    memo.job_phases.pop(body["metadata"]["uid"], None)
+    memo.metrics.publish_job_phases(memo.job_phases.values())
+
+
+def forget_pool(*, type: str, body: Any, memo: OperatorContext, **_: Any) -> None:
+    """A deleted pool's ready series goes away instead of alerting as not ready."""
+    if type != "DELETED":
+        return
+    metadata = body["metadata"]
+    with contextlib.suppress(KeyError):
+        memo.metrics.pool_ready.remove(metadata["namespace"], metadata["name"])
 
 
 def _expire(body: Any, spec: JobSpec, status: Any, kube: Kube) -> None:
@@ -300,4 +320,6 @@ def build_registry(status_interval: float) -> kopf.OperatorRegistry:
     )
     # Jobs are level-based only: one loop observes, creates and reports.
     kopf.timer(GROUP, VERSION, JOBS, interval=status_interval, registry=registry)(reconcile_job)
+    kopf.on.event(GROUP, VERSION, JOBS, registry=registry)(forget_job)
+    kopf.on.event(GROUP, VERSION, POOLS, registry=registry)(forget_pool)
     return registry
