@@ -76,6 +76,14 @@ def operator(
     process.stop()
 
 
+@pytest.fixture
+def without_session_operator(operator: OperatorProcess) -> Iterator[None]:
+    """One operator at a time: a test that installs the chart's operator stops this one."""
+    operator.stop()
+    yield
+    operator.start()
+
+
 @pytest.fixture(scope="session")
 def audio_base_url(cluster: LocalCluster) -> Iterator[str]:
     """The speech fixtures over HTTP on the Node's address, where pods can reach them."""

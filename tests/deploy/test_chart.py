@@ -3,21 +3,17 @@ operator (running as a pod under the chart's RBAC) finishes a TranscriptionJob."
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from localcluster.build import ensure_binaries
 from tests.clusterlib import LocalCluster, wait_for
-from tests.operatorlib import OperatorProcess, wait_phase
+from tests.deploy.chartlib import CHART, helm
+from tests.operatorlib import wait_phase
 from tests.speech import english_clips, word_error_rate
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-CHART = Path(__file__).resolve().parent.parent.parent / "charts" / "whisper-prod"
 ALL_OPTIONS = {
     "crds": {"enabled": True, "keep": False},
     "operator": {
@@ -27,31 +23,15 @@ ALL_OPTIONS = {
         "extraEnv": [{"name": "WHISPER_OPERATOR_STATUS_INTERVAL_SECONDS", "value": "5"}],
     },
     "imagePullSecrets": [{"name": "registry"}],
-    "metrics": {"serviceMonitor": {"enabled": True, "interval": "15s"}, "podMonitor": {"enabled": True}},
+    "metrics": {
+        "additionalLabels": {"release": "kube-prometheus-stack"},
+        "serviceMonitor": {"enabled": True, "interval": "15s"}, "podMonitor": {"enabled": True},
+        "prometheusRule": {"enabled": True, "latencyP95Seconds": 30},
+        "grafanaDashboard": {"enabled": True, "labels": {"grafana_dashboard": "1"}},
+    },
     "networkPolicy": {"enabled": True},
     "defaultPool": {"enabled": True, "name": "shared", "spec": {"model": "tiny.en", "replicas": 1}},
 }  # fmt: skip
-
-
-def helm(
-    cluster: LocalCluster | None, *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    binaries = ensure_binaries(with_helm=True)
-    assert binaries.helm is not None
-    env = {**os.environ}
-    if cluster is not None:
-        env["KUBECONFIG"] = str(cluster.kubeconfig)
-    result = subprocess.run(
-        [str(binaries.helm), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +72,16 @@ def test_rendered_objects(all_options: Path) -> None:
         )
         if d
     ]
-    assert {"ServiceMonitor", "PodMonitor", "NetworkPolicy", "WhisperPool", "KopfPeering"} <= {
-        d["kind"] for d in everything
-    }
+    assert {
+        "ServiceMonitor", "PodMonitor", "PrometheusRule", "ConfigMap", "NetworkPolicy",
+        "WhisperPool", "KopfPeering",
+    } <= {d["kind"] for d in everything}  # fmt: skip
+    for monitoring in (
+        d
+        for d in everything
+        if d["kind"] in ("ServiceMonitor", "PodMonitor", "PrometheusRule", "ConfigMap")
+    ):
+        assert monitoring["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert not any(
         "helm.sh/resource-policy" in (d["metadata"].get("annotations") or {}) for d in everything
     )
@@ -122,13 +109,6 @@ def test_server_side_dry_run(crds: LocalCluster, namespace: str, all_options: Pa
             input=yaml.safe_dump_all(docs),
         )  # fmt: skip
         assert "serverside-applied (server dry run)" in result.stdout
-
-
-@pytest.fixture
-def without_session_operator(operator: OperatorProcess) -> Iterator[None]:
-    operator.stop()  # one operator at a time: the chart's takes over for this test
-    yield
-    operator.start()
 
 
 def test_install_runs_the_operator_as_a_pod(
