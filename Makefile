@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install test test-unit test-api test-cluster lint fmt bench demo demo-runtime cluster cluster-down clean
+.PHONY: install system-deps test test-unit test-api test-cluster lint fmt bench demo demo-runtime cluster cluster-down clean
 
 install: $(STAMP) ## create .venv with every package of the repo (editable) and the dev tools
 
@@ -13,6 +14,12 @@ $(STAMP): runtime/pyproject.toml operator/pyproject.toml hack/localcluster/pypro
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e 'runtime[tiny-en]' -e operator -e hack/localcluster -r requirements-dev.txt
 	touch $(STAMP)
+
+system-deps: ## Debian packages the tests use: prometheus and promtool (apt-get, as root or with sudo)
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+	  echo "installing Debian's prometheus package (server + promtool) for the monitoring tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 lint: install ## ruff (lint + format check) and mypy strict
 	$(BIN)/ruff check .
@@ -23,7 +30,7 @@ fmt: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install lint ## the whole test suite
+test: install system-deps lint ## the whole test suite
 	$(BIN)/pytest
 
 test-unit: install

@@ -13,10 +13,19 @@ import sys
 import kopf
 from prometheus_client import start_http_server
 
+from .cleanup import delete_pool_and_wait
 from .context import OperatorContext
-from .handlers import build_registry
+from .handlers import SERVICE_ACCOUNT, build_registry
+from .kube import Kube, connect
 from .metrics import OperatorMetrics
 from .settings import OperatorSettings
+
+
+def own_namespace() -> str:
+    path = SERVICE_ACCOUNT / "namespace"
+    if not path.exists():
+        raise SystemExit("--delete-pool outside a pod needs --namespace")
+    return path.read_text().strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--standalone", action="store_true", default=None, help="no peering")
     parser.add_argument("--verbose", action="store_true", help="debug logs")
+    parser.add_argument(
+        "--delete-pool",
+        metavar="NAME",
+        help="instead of running: delete this WhisperPool in the first --namespace (or the "
+        "pod's own), wait until the running operator has finalized it, and exit (the chart's "
+        "pre-delete hook)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300, help="seconds --delete-pool waits (default 300)"
+    )
     args = parser.parse_args(argv)
     overrides: dict[str, object] = {}
     if args.namespace:
@@ -49,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         # Kopf logs every timer run at INFO; the operator's own log says what changed.
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    if args.delete_pool:
+        namespace = (args.namespace or [own_namespace()])[0]
+        delete_pool_and_wait(Kube(connect()), args.delete_pool, namespace, args.timeout)
+        return 0
     metrics = OperatorMetrics()
     if settings.metrics_port:
         start_http_server(settings.metrics_port, registry=metrics.registry)

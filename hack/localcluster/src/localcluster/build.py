@@ -72,13 +72,17 @@ def _staging_modules(kubernetes_dir: Path) -> list[str]:
     return sorted(set(re.findall(r"^\s*(k8s\.io/[\w.-]+) => \./staging/", go_mod, re.M)))
 
 
-def _wrapper_go_mod(module: str, requires: dict[str, str], replaces: dict[str, str]) -> str:
-    lines = [f"module {module}", "", "go 1.24.0", "", "require ("]
+def _wrapper_go_mod(
+    module: str, requires: dict[str, str], replaces: dict[str, str], go: str = "1.24.0"
+) -> str:
+    """A go.mod requiring `requires`; `replaces` maps a module (optionally "module version")
+    to what replaces it ("module version")."""
+    lines = [f"module {module}", "", f"go {go}", "", "require ("]
     lines += [f"\t{path} {version}" for path, version in requires.items()]
     lines += [")", ""]
     if replaces:
         lines.append("replace (")
-        lines += [f"\t{path} => {path} {version}" for path, version in replaces.items()]
+        lines += [f"\t{old} => {new}" for old, new in replaces.items()]
         lines.append(")")
     return "\n".join(lines) + "\n"
 
@@ -91,7 +95,9 @@ def build_kubernetes(version: str, target: Path) -> None:
         _wrapper_go_mod("whisperprod.local/kubernetes-build", {"k8s.io/kubernetes": version}, {})
     )
     kubernetes_dir = _module_dir("k8s.io/kubernetes", version, workdir)
-    replaces = {module: staging_version for module in _staging_modules(kubernetes_dir)}
+    replaces = {
+        module: f"{module} {staging_version}" for module in _staging_modules(kubernetes_dir)
+    }
     (workdir / "go.mod").write_text(
         _wrapper_go_mod(
             "whisperprod.local/kubernetes-build", {"k8s.io/kubernetes": version}, replaces

@@ -1,0 +1,91 @@
+"""The deployment linters, built from Go modules into the same cache as the control plane:
+OpenTofu (`tofu fmt`) and TFLint (with its bundled Terraform language rules)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .build import _go, _module_dir, _run, _wrapper_go_mod, cache_root
+
+log = logging.getLogger(__name__)
+
+OPENTOFU_VERSION = "v1.10.10"
+TFLINT_VERSION = "v0.64.0"
+
+
+def _published_replaces(go_mod: str) -> dict[str, str]:
+    """A module's replace directives that point at other published modules (not paths)."""
+    replaces = {}
+    for old, new in re.findall(
+        r"^\s*(?:replace\s+)?(\S+(?: v\S+)?) => (\S+ v\S+)\s*$", go_mod, re.M
+    ):
+        replaces[old] = new
+    return replaces
+
+
+def build_opentofu(version: str, target: Path) -> None:
+    """opentofu's go.mod replaces hcl/v2 with its fork, so `go install` refuses it: a wrapper
+    module carries the same replace."""
+    module = "github.com/opentofu/opentofu"
+    workdir = cache_root() / "build" / f"opentofu-{version}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "go.mod").write_text(
+        _wrapper_go_mod("whisperprod.local/opentofu-build", {module: version}, {})
+    )
+    source = _module_dir(module, version, workdir)
+    go_mod = (source / "go.mod").read_text()
+    go_version = re.search(r"^go (\S+)", go_mod, re.M)
+    (workdir / "go.mod").write_text(
+        _wrapper_go_mod(
+            "whisperprod.local/opentofu-build",
+            {module: version},
+            _published_replaces(go_mod),
+            go=go_version.group(1) if go_version else "1.24.0",
+        )
+    )
+    _run([_go(), "get", f"{module}/cmd/tofu@{version}"], workdir)
+    target.mkdir(parents=True, exist_ok=True)
+    _run(
+        [_go(), "build", "-trimpath", "-ldflags", f"-s -w -X {module}/version.dev=no",
+         "-o", str(target / "tofu"), f"{module}/cmd/tofu"],
+        workdir,
+        env={"CGO_ENABLED": "0"},
+    )  # fmt: skip
+
+
+def build_tflint(version: str, target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    _run(
+        [_go(), "install", "-trimpath", "-ldflags", "-s -w",
+         f"github.com/terraform-linters/tflint@{version}"],
+        target,
+        env={"GOBIN": str(target), "CGO_ENABLED": "0"},
+    )  # fmt: skip
+
+
+def _ensure(name: str, version: str, binary: str, build: Callable[[str, Path], None]) -> Path:
+    folder = cache_root() / "bin" / f"{name}-{version}"
+    if not os.access(folder / binary, os.X_OK):
+        started = time.monotonic()
+        log.warning("building %s %s from Go modules (once; cached in %s)", name, version, folder)
+        partial = folder.parent / f"{folder.name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        build(version, partial)
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)
+        log.warning("built %s in %.0f s", name, time.monotonic() - started)
+    return folder / binary
+
+
+def ensure_opentofu() -> Path:
+    return _ensure("opentofu", OPENTOFU_VERSION, "tofu", build_opentofu)
+
+
+def ensure_tflint() -> Path:
+    return _ensure("tflint", TFLINT_VERSION, "tflint", build_tflint)
