@@ -22,6 +22,7 @@ ALL_OPTIONS = {
         "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ops", "effect": "NoSchedule"}],
         "extraEnv": [{"name": "WHISPER_OPERATOR_STATUS_INTERVAL_SECONDS", "value": "5"}],
     },
+    "runtime": {"workerServiceAccountAnnotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/workers"}},
     "imagePullSecrets": [{"name": "registry"}],
     "metrics": {
         "additionalLabels": {"release": "kube-prometheus-stack"},
@@ -89,6 +90,10 @@ def test_rendered_objects(all_options: Path) -> None:
         "containers"
     ][0]
     assert {"name": "WHISPER_OPERATOR_STANDALONE", "value": "false"} in multi["env"]
+    assert {
+        "name": "WHISPER_OPERATOR_WORKER_SERVICE_ACCOUNT_ANNOTATIONS",
+        "value": '{"eks.amazonaws.com/role-arn":"arn:aws:iam::123456789012:role/workers"}',
+    } in multi["env"]
 
 
 def test_server_side_dry_run(crds: LocalCluster, namespace: str, all_options: Path) -> None:

@@ -247,3 +247,32 @@ def test_phase_counts_include_zero_for_emptied_phases() -> None:
     assert emptied == {
         ("sales", phase): 0 for phase in ("Pending", "Running", "Succeeded", "Failed", "Suspended")
     }
+
+
+def test_worker_account_carries_cloud_identity_annotations_from_settings() -> None:
+    spec = JobSpec.model_validate({"inputs": [{"url": "https://a/b.wav"}]})
+    assert "annotations" not in build_worker_rbac("calls", "team", spec)[0]["metadata"]
+    settings = OperatorSettings.model_validate(
+        {
+            "worker_service_account_annotations": {
+                "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/w"
+            }
+        }
+    )
+    account, role, _ = build_worker_rbac(
+        "calls", "team", spec, None, settings.worker_service_account_annotations
+    )
+    assert account["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/w"
+    }
+    assert "annotations" not in role["metadata"]  # the identity is the account's alone
+
+
+def test_settings_read_worker_annotations_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "WHISPER_OPERATOR_WORKER_SERVICE_ACCOUNT_ANNOTATIONS",
+        '{"eks.amazonaws.com/role-arn": "arn:x"}',
+    )
+    assert OperatorSettings().worker_service_account_annotations == {
+        "eks.amazonaws.com/role-arn": "arn:x"
+    }

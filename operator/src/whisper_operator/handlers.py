@@ -152,7 +152,13 @@ def ensure_workers(
     if job is not None and bool(job.get("spec", {}).get("suspend")) == spec.suspend:
         return
     children = [
-        *build_worker_rbac(name, namespace, spec, api_key_secret),
+        *build_worker_rbac(
+            name,
+            namespace,
+            spec,
+            api_key_secret,
+            memo.settings.worker_service_account_annotations,
+        ),  # fmt: skip
         build_worker_job(name, namespace, spec, memo.settings),
     ]
     kopf.adopt(children, owner=body)

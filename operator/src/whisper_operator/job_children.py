@@ -3,6 +3,7 @@ RoleBinding (least privilege), and the Indexed batch/v1 Job that runs them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from . import GROUP
@@ -37,11 +38,15 @@ def job_labels(job: str) -> dict[str, str]:
 
 
 def build_worker_rbac(
-    job: str, namespace: str, spec: JobSpec, api_key_secret: str | None = None
+    job: str,
+    namespace: str,
+    spec: JobSpec,
+    api_key_secret: str | None = None,
+    account_annotations: Mapping[str, str] | None = None,
 ) -> list[Manifest]:
     """A ServiceAccount that may read this TranscriptionJob and write its status, and, with
     a poolRef, read that pool, find its endpoints, and read the Secret of its API keys.
-    Nothing else."""
+    Nothing else. `account_annotations` go on the ServiceAccount only (cloud identity)."""
     account = worker_account_name(job)
     labels = job_labels(job)
     rules: list[Manifest] = [
@@ -78,8 +83,11 @@ def build_worker_rbac(
                 }
             )
     metadata = {"name": account, "namespace": namespace, "labels": labels}
+    account_metadata = {**metadata, "annotations": dict(account_annotations or {})}
+    if not account_metadata["annotations"]:
+        del account_metadata["annotations"]
     return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": account_metadata},
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",

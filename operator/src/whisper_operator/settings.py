@@ -37,6 +37,11 @@ class OperatorSettings(BaseSettings):
     )
     standalone: bool = Field(False, description="run without peering (a single replica)")
     worker_backoff_limit: int = Field(3, ge=0, description="pod failures a worker Job tolerates")
+    worker_service_account_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="annotations of every worker ServiceAccount, as JSON; e.g. "
+        '{"eks.amazonaws.com/role-arn": "arn:..."} gives workers an IAM role (IRSA) for S3',
+    )
 
     @property
     def namespace_list(self) -> list[str]:
