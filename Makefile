@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps test test-unit test-api test-cluster lint fmt bench demo demo-runtime cluster cluster-down clean
+.PHONY: install system-deps e2e-kind test test-unit test-api test-cluster lint fmt bench demo demo-runtime cluster cluster-down clean
 
 install: $(STAMP) ## create .venv with every package of the repo (editable) and the dev tools
 
@@ -47,6 +47,9 @@ demo: install ## the main job on one machine: control plane, CRDs, operator, exa
 
 demo-runtime: install ## the runtime alone: serve tiny.en and transcribe the bundled calls
 	$(BIN)/python hack/demo_runtime.py
+
+e2e-kind: ## end to end on kind (needs Docker, kind, kubectl, helm; skips with the reason without Docker)
+	bash hack/e2e-kind.sh
 
 cluster: install ## the local control plane in the background; KUBECONFIG=.local-cluster/kubeconfig
 	$(BIN)/local-cluster up
