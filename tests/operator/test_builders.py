@@ -182,25 +182,33 @@ def test_job_phases(
         assert computed.status["completionTime"] == NOW
 
 
-def test_terminal_phases_are_final_and_s3_is_refused() -> None:
+def test_terminal_phases_are_final_and_prefixes_count_by_results() -> None:
     done = job_status(
         SPEC, 1, {"phase": "Succeeded", "completionTime": "t0"}, Observed(None, "x"), NOW
     )
     assert done.status["phase"] == "Succeeded"
     assert done.status["completionTime"] == "t0"
-    s3 = JobSpec.model_validate({"inputs": [{"s3": "s3://bucket/calls/"}]})
-    from whisper_operator.job_status import unsupported_inputs
-
-    reason = unsupported_inputs(s3)
-    assert reason is not None
-    assert "not supported yet" in reason
-    refused = job_status(s3, 1, {}, Observed(None, "x", unsupported=reason), NOW)
-    assert refused.status["phase"] == "Failed"
-    supported = next(c for c in refused.status["conditions"] if c["type"] == "InputsSupported")
-    assert supported["status"] == "False"
-    assert "s3://bucket/calls/" in supported["message"]
+    # An s3 prefix (like a pvc glob) counts by what the workers found, an object by itself.
+    s3 = JobSpec.model_validate(
+        {"inputs": [{"s3": "s3://bucket/calls/"}, {"s3": "s3://bucket/one.wav"}]}
+    )
+    assert [i.expands for i in s3.inputs] == [True, False]
+    assert JobSpec.model_validate({"inputs": [{"s3": "s3://bucket"}]}).inputs[0].expands
+    running = job_status(s3, 1, {}, Observed(None, "x"), NOW)
+    assert running.status["total"] == 1
+    found = {"results": [{"input": "s3://bucket/calls/a.wav", "state": "Succeeded"}]}
+    assert job_status(s3, 1, found, Observed(None, "x"), NOW).status["total"] == 2
     suspended = JobSpec.model_validate({"inputs": [{"url": "https://a/1.wav"}], "suspend": True})
     assert job_status(suspended, 2, {}, Observed(None, "x"), NOW).status["phase"] == "Suspended"
+
+
+def test_workers_take_env_from_an_optional_secret() -> None:
+    container = build_worker_job("calls", "team", SPEC, OperatorSettings())["spec"]["template"][
+        "spec"
+    ]["containers"][0]
+    assert container["envFrom"] == [{"secretRef": {"name": "whisper-worker-env", "optional": True}}]
+    none = build_worker_job("calls", "team", SPEC, OperatorSettings(worker_env_secret=""))
+    assert "envFrom" not in none["spec"]["template"]["spec"]["containers"][0]
 
 
 def test_condition_transition_time_changes_only_with_status() -> None:

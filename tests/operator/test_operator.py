@@ -14,6 +14,7 @@ import pytest
 from localcluster.kube import ApiError
 from tests.clusterlib import LocalCluster, wait_for
 from tests.operatorlib import OperatorProcess, custom, wait_phase
+from tests.s3lib import S3Server
 from tests.speech import english_clips, word_error_rate
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -213,15 +214,9 @@ def test_job_through_a_pool(
     } in role["rules"]
 
 
-def test_suspend_s3_and_a_restarted_operator(
+def test_suspend_and_a_restarted_operator(
     operator: OperatorProcess, crds: LocalCluster, namespace: str, audio_base_url: str
 ) -> None:
-    crds.apply(namespace, transcription_job("from-s3", [{"s3": "s3://calls/2026/"}]))
-    refused = wait_phase(crds, namespace, "from-s3", ("Failed",))
-    supported = next(c for c in refused["status"]["conditions"] if c["type"] == "InputsSupported")
-    assert supported["status"] == "False"
-    assert "not supported yet" in supported["message"]
-
     clips = english_clips()
     inputs = [{"url": f"{audio_base_url}/{c.path.name}"} for c in clips]
     crds.apply(namespace, transcription_job("later", inputs, suspend=True))
@@ -247,6 +242,50 @@ def test_suspend_s3_and_a_restarted_operator(
         i["url"] for i in inputs
     )  # each once: none lost, none twice
     assert obj["status"]["succeeded"] == len(clips)
+
+
+def test_s3_prefix_in_and_transcripts_out(
+    operator: OperatorProcess, crds: LocalCluster, namespace: str, s3_server: S3Server
+) -> None:
+    """Workers list a prefix and read objects from S3 and write transcripts back; the
+    endpoint and keys come from the namespace's worker env Secret (on EKS: IRSA). A corrupt
+    recording and a missing object fail alone."""
+    bucket = f"calls-{namespace[-6:]}"
+    client = s3_server.client()
+    client.create_bucket(Bucket=bucket)
+    clips = english_clips()[:2]
+    for clip in clips:
+        client.put_object(
+            Bucket=bucket, Key=f"audio/day1/{clip.path.name}", Body=clip.path.read_bytes()
+        )
+    client.put_object(Bucket=bucket, Key="audio/day1/zz-corrupt.wav", Body=b"RIFF not really")
+    crds.apply(namespace, {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "whisper-worker-env"},
+        "stringData": s3_server.env(crds.layout.node_ip),
+    })  # fmt: skip
+    crds.apply(namespace, transcription_job(
+        "from-s3",
+        [{"s3": f"s3://{bucket}/audio/day1/"}, {"s3": f"s3://{bucket}/audio/missing.wav"}],
+        output={"s3": f"s3://{bucket}/transcripts/"}, maxRetries=0,
+    ))  # fmt: skip
+    obj = wait_phase(crds, namespace, "from-s3", ("Succeeded", "Failed"))
+    status = obj["status"]
+    assert status["phase"] == "Failed"  # two inputs failed; the two calls did not
+    assert (status["total"], status["succeeded"], status["failed"]) == (4, 2, 2)
+    results = {r["input"]: r for r in status["results"]}
+    assert "invalid audio" in results[f"s3://{bucket}/audio/day1/zz-corrupt.wav"]["error"]
+    assert "NoSuchKey" in results[f"s3://{bucket}/audio/missing.wav"]["error"]
+    texts = [results[f"s3://{bucket}/audio/day1/{c.path.name}"]["text"] for c in clips]
+    assert word_error_rate([c.text for c in clips], texts) <= 0.12
+    written = {
+        o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="transcripts/")["Contents"]
+    }
+    for clip in clips:
+        stem = results[f"s3://{bucket}/audio/day1/{clip.path.name}"]["output"]
+        assert stem.startswith(f"s3://{bucket}/transcripts/")
+        key = stem.removeprefix(f"s3://{bucket}/")
+        assert {f"{key}.{ext}" for ext in ("json", "txt", "srt", "vtt")} <= written
+    assert len(written) == 8  # nothing for the failed inputs
 
 
 def test_pvc_inputs_with_a_glob_and_an_output_claim(

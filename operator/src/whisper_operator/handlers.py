@@ -18,7 +18,7 @@ from . import GROUP, VERSION
 from .conditions import condition_status, now_rfc3339
 from .context import OperatorContext
 from .job_children import build_worker_job, build_worker_rbac, worker_job_name
-from .job_status import Observed, Phase, job_status, unsupported_inputs
+from .job_status import Observed, Phase, job_status
 from .kube import Kube, connect
 from .pool_children import build_deployment, build_hpa, build_pdb, build_service, desired_replicas
 from .pool_status import pool_status
@@ -145,8 +145,6 @@ def ensure_workers(
     body: Any, spec: JobSpec, observed: Observed, memo: OperatorContext, api_key_secret: str | None
 ) -> None:
     """Create the workers (RBAC and Job) when missing; make the Job follow spec.suspend."""
-    if observed.unsupported:
-        return
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
     job = observed.worker_job
     if job is not None and bool(job.get("spec", {}).get("suspend")) == spec.suspend:
@@ -209,11 +207,10 @@ def reconcile_job(
     observed = Observed(
         worker_job=kube.get("batch/v1", "Job", job_name, namespace),
         job_name=job_name,
-        unsupported=unsupported_inputs(parsed),
         pool_problem=_pool_problem(parsed, namespace, pool),
     )
     ensure_workers(body, parsed, observed, memo, _api_key_secret(pool))
-    if observed.worker_job is None and not observed.unsupported and not parsed.suspend:
+    if observed.worker_job is None and not parsed.suspend:
         observed = replace(observed, worker_job=kube.get("batch/v1", "Job", job_name, namespace))
     computed = job_status(
         parsed, int(body["metadata"].get("generation", 1)), dict(status), observed, now_rfc3339()

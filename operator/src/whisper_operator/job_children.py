@@ -104,6 +104,13 @@ def build_worker_rbac(
     ]  # fmt: skip
 
 
+def _env_from(secret: str) -> Manifest:
+    # Optional: a namespace without the Secret runs its workers with the env above only.
+    if not secret:
+        return {}
+    return {"envFrom": [{"secretRef": {"name": secret, "optional": True}}]}
+
+
 def build_worker_job(
     job: str, namespace: str, spec: JobSpec, settings: OperatorSettings
 ) -> Manifest:
@@ -145,6 +152,7 @@ def build_worker_job(
                 "imagePullPolicy": settings.image_pull_policy,
                 "args": ["batch", "--transcription-job", job, "--shards", str(spec.parallelism)],
                 "env": env,
+                **_env_from(settings.worker_env_secret),
                 "resources": resource_requirements(
                     spec.resources, settings, spec.device == "cuda" and spec.pool_ref is None
                 ),

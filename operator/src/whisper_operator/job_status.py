@@ -28,18 +28,7 @@ class Observed:
 
     worker_job: dict[str, Any] | None
     job_name: str
-    unsupported: str | None = None  # why the inputs cannot be served
     pool_problem: str | None = None  # why the referenced pool cannot take the work
-
-
-def unsupported_inputs(spec: JobSpec) -> str | None:
-    s3 = [i.s3 for i in spec.inputs if i.s3]
-    if s3:
-        return (
-            f"s3 inputs are not supported yet ({len(s3)} given, e.g. {s3[0]}); "
-            "serve them over https (e.g. presigned URLs) or copy them to a PVC"
-        )
-    return None
 
 
 def _job_condition(job: dict[str, Any] | None, kind: str) -> dict[str, Any] | None:
@@ -66,7 +55,7 @@ def job_status(
     results: list[dict[str, Any]] = list(status.get("results") or [])
     previous_conditions: list[Condition] = list(status.get("conditions") or [])
     previous_phase = status.get("phase")
-    keys = {i.key for i in spec.inputs if not i.is_glob} | {r["input"] for r in results}
+    keys = {i.key for i in spec.inputs if not i.expands} | {r["input"] for r in results}
     succeeded = sum(1 for r in results if r.get("state") == "Succeeded")
     failed = sum(1 for r in results if r.get("state") == "Failed")
     missing = sorted(k for k in keys if k not in {r["input"] for r in results})
@@ -83,8 +72,6 @@ def job_status(
             ),
             "",
         )
-    elif observed.unsupported:
-        phase, reason, message = Phase.FAILED, "InputsNotSupported", observed.unsupported
     elif spec.suspend:
         phase, reason, message = (
             Phase.SUSPENDED,
@@ -138,11 +125,6 @@ def job_status(
         computed["completionTime"] = status.get("completionTime") or now
     conditions = previous_conditions
     if previous_phase not in (Phase.SUCCEEDED, Phase.FAILED):
-        conditions = set_condition(
-            conditions, "InputsSupported", observed.unsupported is None,
-            "InputsNotSupported" if observed.unsupported else "Supported",
-            observed.unsupported or "every input has a supported source", generation, now,
-        )  # fmt: skip
         for kind in ("Complete", "Failed", "Suspended"):
             active = phase_condition(phase) == kind
             conditions = set_condition(

@@ -37,6 +37,11 @@ class OperatorSettings(BaseSettings):
     )
     standalone: bool = Field(False, description="run without peering (a single replica)")
     worker_backoff_limit: int = Field(3, ge=0, description="pod failures a worker Job tolerates")
+    worker_env_secret: str = Field(
+        "whisper-worker-env",
+        description="a Secret in the job's namespace whose keys become environment variables "
+        "of its workers, if it exists (e.g. AWS_ENDPOINT_URL_S3 and keys for MinIO); empty: none",
+    )
     worker_service_account_annotations: dict[str, str] = Field(
         default_factory=dict,
         description="annotations of every worker ServiceAccount, as JSON; e.g. "

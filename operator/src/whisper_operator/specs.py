@@ -78,7 +78,10 @@ class Input(Spec):
         return f"pvc://{self.pvc.claim_name}/{self.pvc.path.lstrip('/')}"
 
     @property
-    def is_glob(self) -> bool:
+    def expands(self) -> bool:
+        """A pvc glob or an s3 prefix: the workers turn it into one result per file."""
+        if self.s3:
+            return self.s3.endswith("/") or "/" not in self.s3.removeprefix("s3://")
         return self.pvc is not None and any(ch in self.pvc.path for ch in "*?[")
 
 
@@ -93,6 +96,7 @@ class PvcOutput(Spec):
 
 class Output(Spec):
     pvc: PvcOutput | None = None
+    s3: str | None = None  # s3://bucket/prefix/
 
 
 class JobSpec(Spec):

@@ -69,3 +69,7 @@ def envelope(error: RuntimeAPIError) -> dict[str, dict[str, str | None]]:
             "code": error.code,
         }
     }
+
+
+class FetchError(Exception):
+    """The audio could not be read from its source (HTTP, file or S3)."""

@@ -19,17 +19,18 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from .engine import build_engine
-from .errors import RuntimeAPIError
+from .errors import FetchError, RuntimeAPIError
 from .formats import LANGUAGE_CODES, ResponseFormat, render, to_verbose_json
 from .metrics import Metrics
 from .options import DecodeOptions
+from .s3 import S3Location, S3Store
 from .settings import RuntimeSettings
 from .transcript import Segment, Transcript, Word
 from .worker import ItemResult, Transcriber, engine_transcriber, transcribe_one
@@ -42,16 +43,32 @@ GROUP, VERSION, PLURAL = "whisperprod.io", "v1alpha1", "transcriptionjobs"
 class Source:
     key: str  # the input's name in status.results
     locator: str  # where the worker reads it: a URL or a path inside the pod
+    problem: str | None = None  # why it fails without being read (an unlistable prefix)
 
 
-def expand_inputs(inputs: list[dict[str, Any]], inputs_root: Path) -> list[Source]:
-    """The job's inputs as sources, pvc globs expanded against their mounted claims."""
+def expand_inputs(
+    inputs: list[dict[str, Any]], inputs_root: Path, s3: S3Store | None = None
+) -> list[Source]:
+    """The job's inputs as sources: pvc globs expanded against their mounted claims, s3
+    prefixes (ending in /) listed; a prefix that cannot be listed or holds nothing becomes
+    one source that fails with the reason."""
     sources: list[Source] = []
     for item in inputs:
         if item.get("url"):
             sources.append(Source(item["url"], item["url"]))
         elif item.get("s3"):
-            sources.append(Source(item["s3"], item["s3"]))  # the operator refuses these
+            if S3Location.parse(item["s3"]).is_prefix:
+                try:
+                    listed = (s3 or S3Store()).list(item["s3"])
+                except FetchError as error:
+                    listed, problem = [], str(error)
+                else:
+                    problem = f"no objects under {item['s3']}"
+                sources += [Source(url, url) for url in listed]
+                if not listed:  # the prefix itself fails, so a wrong one is not a silent 0
+                    sources.append(Source(item["s3"], item["s3"], problem))
+            else:
+                sources.append(Source(item["s3"], item["s3"]))
         elif item.get("pvc"):
             claim, pattern = item["pvc"]["claimName"], item["pvc"]["path"].lstrip("/")
             base = inputs_root / claim
@@ -99,21 +116,43 @@ def output_stem(key: str) -> str:
     return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
-def write_outputs(folder: Path, key: str, transcript: Transcript) -> str:
-    """json (verbose, with segments and words), txt, srt and vtt; returns the stem's path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / output_stem(key)
+OUTPUT_TYPES = {
+    "json": "application/json",
+    "txt": "text/plain; charset=utf-8",
+    "srt": "application/x-subrip",
+    "vtt": "text/vtt",
+}
+
+
+def output_files(key: str, transcript: Transcript) -> dict[str, str]:
+    """Extension -> content: json (verbose, with segments and words), txt, srt and vtt."""
     verbose = to_verbose_json(transcript, frozenset({"segment", "word"}))
-    stem.with_suffix(".json").write_text(json.dumps({"input": key, **verbose}, ensure_ascii=False))
+    files = {"json": json.dumps({"input": key, **verbose}, ensure_ascii=False)}
     plain: tuple[tuple[str, ResponseFormat], ...] = (
         ("txt", "text"),
         ("srt", "srt"),
         ("vtt", "vtt"),
     )
     for extension, fmt in plain:
-        body = render(transcript, fmt)
-        stem.with_suffix(f".{extension}").write_text(str(body))
+        files[extension] = str(render(transcript, fmt))
+    return files
+
+
+def write_outputs(folder: Path, key: str, transcript: Transcript) -> str:
+    """The output files into a folder (the output PVC); returns the stem's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / output_stem(key)
+    for extension, content in output_files(key, transcript).items():
+        stem.with_suffix(f".{extension}").write_text(content)
     return str(stem)
+
+
+def upload_outputs(s3: S3Store, prefix: str, key: str, transcript: Transcript) -> str:
+    """The output files under an s3:// prefix; returns the stem's URL."""
+    stem = prefix.rstrip("/") + "/" + output_stem(key)
+    for extension, content in output_files(key, transcript).items():
+        s3.write(f"{stem}.{extension}", content.encode(), OUTPUT_TYPES[extension])
+    return stem
 
 
 def transcript_from_verbose_json(body: dict[str, Any], task: str, seconds: float) -> Transcript:
@@ -328,7 +367,8 @@ async def run_job_worker(
     )
     job: dict[str, Any] = dict(found)  # type: ignore[call-overload]
     spec = job["spec"]
-    sources = expand_inputs(spec["inputs"], inputs_root)
+    s3 = S3Store()  # connects on the first s3:// input or output only
+    sources = await asyncio.to_thread(expand_inputs, spec["inputs"], inputs_root, s3)
     mine = [source for index, source in enumerate(sources) if index % shards == shard]
     max_retries = int(spec.get("maxRetries", 2))
     previous = {r["input"]: r for r in (job.get("status") or {}).get("results") or []}
@@ -350,6 +390,7 @@ async def run_job_worker(
     limit = status_text_limit(len(sources))
     output_pvc = (spec.get("output") or {}).get("pvc")
     output_dir = output_root / output_pvc.get("path", "transcripts") if output_pvc else None
+    output_s3 = (spec.get("output") or {}).get("s3")
     engine = None
     async with httpx.AsyncClient(timeout=httpx.Timeout(600.0, connect=10.0)) as http:
         if spec.get("poolRef"):
@@ -363,18 +404,27 @@ async def run_job_worker(
 
         async def one(source: Source) -> None:
             async with semaphore:
-                result = await transcribe_one(
-                    source.key,
-                    transcribe,
-                    http,
-                    settings.max_upload_bytes,
-                    max_retries,
-                    source.locator,
-                )
+                if source.problem:
+                    result = ItemResult(source.key, "Failed", error=source.problem)
+                else:
+                    result = await transcribe_one(
+                        source.key, transcribe, http, settings.max_upload_bytes,
+                        max_retries, source.locator, s3,
+                    )  # fmt: skip
             output = None
-            if output_dir is not None and result.transcript is not None:
-                output = await asyncio.to_thread(
-                    write_outputs, output_dir, source.key, result.transcript
+            try:
+                if output_dir is not None and result.transcript is not None:
+                    output = await asyncio.to_thread(
+                        write_outputs, output_dir, source.key, result.transcript
+                    )
+                if output_s3 and result.transcript is not None:
+                    output = await asyncio.to_thread(
+                        upload_outputs, s3, output_s3, source.key, result.transcript
+                    )
+            except Exception as error:  # the transcript exists; its item fails, not the job
+                log.exception("writing outputs failed", extra={"input": source.key})
+                result = replace(
+                    result, state="Failed", error=f"writing the output failed: {error}"
                 )
             results[source.key] = result_entry(result, limit, output)
             log.info(

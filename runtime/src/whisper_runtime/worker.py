@@ -16,17 +16,14 @@ import httpx
 
 from .audio import AudioDecodeError, decode_audio
 from .engine import Engine
-from .errors import InvalidAudioError, RuntimeAPIError
+from .errors import FetchError, InvalidAudioError, RuntimeAPIError
 from .options import DecodeOptions
+from .s3 import S3Store
 from .transcript import Transcript
 
 ItemState = Literal["Succeeded", "Failed"]
 # Turns a file's bytes (and its name) into a transcript: a local engine, or a pool's API.
 Transcriber = Callable[[bytes, str], Awaitable[Transcript]]
-
-
-class FetchError(Exception):
-    """The audio could not be read from its source."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +39,13 @@ class ItemResult:
         return self.transcript.text if self.transcript else ""
 
 
-async def fetch_audio(source: str, client: httpx.AsyncClient, max_bytes: int) -> bytes:
-    """Read a source: an http(s) URL or a local path. Refuse more than `max_bytes`."""
+async def fetch_audio(
+    source: str, client: httpx.AsyncClient, max_bytes: int, s3: S3Store | None = None
+) -> bytes:
+    """Read a source: an http(s) URL, an s3:// object or a local path. Refuse more than
+    `max_bytes`."""
+    if source.startswith("s3://"):
+        return await asyncio.to_thread((s3 or S3Store()).read, source, max_bytes)
     if source.startswith(("http://", "https://")):
         try:
             async with client.stream("GET", source, follow_redirects=True) as response:
@@ -90,6 +92,7 @@ async def transcribe_one(
     max_bytes: int,
     max_retries: int = 0,
     locator: str | None = None,
+    s3: S3Store | None = None,
 ) -> ItemResult:
     """Fetch and transcribe one source (read from `locator` when given, e.g. the path a
     pvc:// input is mounted at). Fetch and server failures are retried up to `max_retries`
@@ -98,7 +101,7 @@ async def transcribe_one(
     while True:
         attempt += 1
         try:
-            data = await fetch_audio(locator or source, client, max_bytes)
+            data = await fetch_audio(locator or source, client, max_bytes, s3)
             transcript = await transcribe(data, source.rsplit("/", 1)[-1])
             return ItemResult(source, "Succeeded", transcript=transcript, attempts=attempt)
         except InvalidAudioError as error:
@@ -124,10 +127,11 @@ async def transcribe_sources(
     """Every source's result, in the order given; `concurrency` sources in flight at once."""
     limit = asyncio.Semaphore(concurrency)
     transcribe = engine_transcriber(engine, options)
+    s3 = S3Store()  # connects on the first s3:// source only
 
     async def guarded(source: str, client: httpx.AsyncClient) -> ItemResult:
         async with limit:
-            return await transcribe_one(source, transcribe, client, max_bytes, max_retries)
+            return await transcribe_one(source, transcribe, client, max_bytes, max_retries, s3=s3)
 
     async with httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0)) as client:
         results = await asyncio.gather(*(guarded(source, client) for source in sources))
