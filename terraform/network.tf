@@ -28,6 +28,11 @@ resource "aws_vpc" "this" {
   tags = { Name = var.name }
 }
 
+# The VPC's default security group allows nothing; EKS makes the groups it needs.
+resource "aws_default_security_group" "this" {
+  vpc_id = aws_vpc.this.id
+}
+
 resource "aws_internet_gateway" "this" {
   vpc_id = aws_vpc.this.id
   tags   = { Name = var.name }
@@ -38,7 +43,7 @@ resource "aws_subnet" "public" {
   vpc_id                  = aws_vpc.this.id
   cidr_block              = local.public_subnets[count.index]
   availability_zone       = local.zones[count.index]
-  map_public_ip_on_launch = true
+  map_public_ip_on_launch = false # only NAT gateways (Elastic IPs) and load balancers live here
 
   tags = {
     Name                     = "${var.name}-public-${local.zones[count.index]}"

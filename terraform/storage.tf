@@ -34,22 +34,55 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "audio" {
   }
 }
 
+# Versioned, so an overwritten or deleted transcript can be recovered for 30 days.
+resource "aws_s3_bucket_versioning" "audio" {
+  bucket = aws_s3_bucket.audio.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
 resource "aws_s3_bucket_lifecycle_configuration" "audio" {
-  count  = var.audio_retention_days > 0 ? 1 : 0
   bucket = aws_s3_bucket.audio.id
 
   rule {
-    id     = "expire-recordings"
+    id     = "housekeeping"
     status = "Enabled"
 
-    filter {
-      prefix = "audio/"
+    filter {}
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
     }
 
-    expiration {
-      days = var.audio_retention_days
+    noncurrent_version_expiration {
+      noncurrent_days = 30
     }
   }
+
+  dynamic "rule" {
+    for_each = var.audio_retention_days > 0 ? [var.audio_retention_days] : []
+
+    content {
+      id     = "expire-recordings"
+      status = "Enabled"
+
+      filter {
+        prefix = "audio/"
+      }
+
+      expiration {
+        days = rule.value
+      }
+
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 7
+      }
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.audio]
 }
 
 data "aws_iam_policy_document" "worker_assume" {

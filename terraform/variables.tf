@@ -70,6 +70,17 @@ variable "cluster_endpoint_public_access_cidrs" {
   }
 }
 
+variable "cluster_log_types" {
+  description = "EKS control plane logs sent to CloudWatch (each costs ingestion); controllerManager and scheduler are chatty."
+  type        = list(string)
+  default     = ["api", "audit", "authenticator"]
+
+  validation {
+    condition     = alltrue([for type in var.cluster_log_types : contains(["api", "audit", "authenticator", "controllerManager", "scheduler"], type)])
+    error_message = "Log types are api, audit, authenticator, controllerManager and scheduler."
+  }
+}
+
 variable "cpu_instance_types" {
   description = "Instance types of the CPU node group (operator, CPU pools, workers without a pool)."
   type        = list(string)

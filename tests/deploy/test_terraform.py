@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from localcluster.tools import ensure_opentofu, ensure_tflint
+from localcluster.tools import ensure_checkov, ensure_opentofu, ensure_tflint
 
 TERRAFORM = Path(__file__).resolve().parent.parent.parent / "terraform"
 ENV = {**os.environ, "TF_CLI_CONFIG_FILE": "/dev/null", "CHECKPOINT_DISABLE": "1"}
@@ -83,3 +83,23 @@ def test_example_values_name_declared_variables() -> None:
     given = re.findall(r"^(\w+)\s*=", (TERRAFORM / "terraform.tfvars.example").read_text(), re.M)
     assert len(given) >= 5
     assert [name for name in given if f"var.{name}" not in declared] == []
+
+
+def test_checkov_finds_nothing_and_catches_an_unrotated_key(tmp_path: Path) -> None:
+    """checkov's AWS checks, with the skips and their reasons in terraform/.checkov.yaml."""
+    checkov = ensure_checkov()
+    config = TERRAFORM / ".checkov.yaml"
+    result = run(*checkov, "-d", ".", "--config-file", config)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "Failed checks: 0" in result.stdout
+    broken = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM, broken)
+    main = broken / "main.tf"
+    main.write_text(
+        main.read_text().replace(
+            "enable_key_rotation     = true", "enable_key_rotation     = false"
+        )
+    )
+    refused = run(*checkov, "-d", ".", "--config-file", config, cwd=broken)
+    assert refused.returncode != 0
+    assert "CKV_AWS_7" in refused.stdout

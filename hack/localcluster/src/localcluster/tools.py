@@ -1,5 +1,6 @@
-"""The deployment linters, built from Go modules into the same cache as the control plane:
-OpenTofu (`tofu fmt`) and TFLint (with its bundled Terraform language rules)."""
+"""The deployment linters, cached beside the control plane: OpenTofu (`tofu fmt`) and
+TFLint (its bundled Terraform language rules) built from Go modules, and checkov (the IaC
+scanner, from PyPI) in a virtualenv of its own, as its pins clash with the project's."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import logging
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +20,7 @@ log = logging.getLogger(__name__)
 
 OPENTOFU_VERSION = "v1.10.10"
 TFLINT_VERSION = "v0.64.0"
+CHECKOV_VERSION = "3.3.30"
 
 
 def _published_replaces(go_mod: str) -> dict[str, str]:
@@ -89,3 +93,15 @@ def ensure_opentofu() -> Path:
 
 def ensure_tflint() -> Path:
     return _ensure("tflint", TFLINT_VERSION, "tflint", build_tflint)
+
+
+def build_checkov(version: str, target: Path) -> None:
+    subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
+    _run([str(target / "bin" / "pip"), "install", "--quiet", f"checkov=={version}"], target)
+
+
+def ensure_checkov() -> list[str]:
+    """The checkov command. Through the venv's python: the venv is built under a temporary
+    name and renamed, which leaves its scripts' #! lines pointing at the old name."""
+    python = _ensure("checkov", CHECKOV_VERSION, "bin/python", build_checkov)
+    return [str(python), "-W", "ignore::SyntaxWarning", "-m", "checkov.main"]
