@@ -134,15 +134,16 @@ def test_install_runs_the_operator_as_a_pod(
         lambda: len(crds.kube.get(peering).get("status") or {}) == 2,
         what="both replicas announced in the peering object",
     )
-    clips = english_clips()[:3]
-    job = {
-        "apiVersion": "whisperprod.io/v1alpha1", "kind": "TranscriptionJob", "metadata": {"name": "via-chart"},
-        "spec": {"model": "tiny.en", "inputs": [{"url": f"{audio_base_url}/{c.path.name}"} for c in clips]},
-    }  # fmt: skip
-    crds.apply(namespace, job)
-    obj = wait_phase(crds, namespace, "via-chart", ("Succeeded", "Failed"))
+    # The demo's pool and job from examples/, the bundled calls served to the pods.
+    demo = CHART.parent.parent / "examples" / "demo"
+    crds.kubectl("apply", "-n", namespace, "-f", str(demo / "whisperpool.yaml"))
+    job = (demo / "transcriptionjob.yaml").read_text().replace("${AUDIO_BASE_URL}", audio_base_url)
+    crds.kubectl("apply", "-n", namespace, "-f", "-", input=job)
+    obj = wait_phase(crds, namespace, "demo-calls", ("Succeeded", "Failed"))
     assert obj["status"]["phase"] == "Succeeded", obj["status"]
+    clips = english_clips()
     texts = {r["input"]: r["text"] for r in obj["status"]["results"]}
+    assert len(texts) == 8
     assert (
         word_error_rate(
             [c.text for c in clips], [texts[f"{audio_base_url}/{c.path.name}"] for c in clips]
@@ -151,7 +152,7 @@ def test_install_runs_the_operator_as_a_pod(
     )
     # One replica did the work: the other paused in favour of the higher priority.
     events = crds.kube.get(
-        f"/api/v1/namespaces/{namespace}/events", fieldSelector="involvedObject.name=via-chart"
+        f"/api/v1/namespaces/{namespace}/events", fieldSelector="involvedObject.name=demo-calls"
     )
     assert [e["reason"] for e in events["items"]].count("WorkersCreated") == 1
     helm(crds, "uninstall", "wp", "--namespace", namespace, "--wait")
