@@ -39,6 +39,11 @@ def test_inputs_expand_globs_on_mounted_claims(tmp_path: Path) -> None:
         "pvc://calls/2026/notes.txt",
     ]
     assert sources[1].locator == str(calls / "a.wav")
+    assert all(s.problem is None for s in sources)
+    # A glob that matches nothing fails as one input instead of vanishing from the job.
+    [empty] = expand_inputs([{"pvc": {"claimName": "calls", "path": "2027/*.wav"}}], tmp_path)
+    assert empty.key == "pvc://calls/2027/*.wav"
+    assert empty.problem == "no files match pvc://calls/2027/*.wav"
 
 
 def test_status_text_stays_small() -> None:

@@ -50,8 +50,8 @@ def expand_inputs(
     inputs: list[dict[str, Any]], inputs_root: Path, s3: S3Store | None = None
 ) -> list[Source]:
     """The job's inputs as sources: pvc globs expanded against their mounted claims, s3
-    prefixes (ending in /) listed; a prefix that cannot be listed or holds nothing becomes
-    one source that fails with the reason."""
+    prefixes (ending in /) listed; a glob that matches nothing, or a prefix that cannot be
+    listed or holds nothing, becomes one source that fails with the reason."""
     sources: list[Source] = []
     for item in inputs:
         if item.get("url"):
@@ -74,10 +74,13 @@ def expand_inputs(
             base = inputs_root / claim
             if any(ch in pattern for ch in "*?["):
                 matches = sorted(Path(p) for p in glob.glob(str(base / pattern), recursive=True))
-                for path in matches:
-                    if path.is_file():
-                        relative = path.relative_to(base).as_posix()
-                        sources.append(Source(f"pvc://{claim}/{relative}", str(path)))
+                files = [path for path in matches if path.is_file()]
+                for path in files:
+                    relative = path.relative_to(base).as_posix()
+                    sources.append(Source(f"pvc://{claim}/{relative}", str(path)))
+                if not files:  # as with an empty s3 prefix: the pattern fails, visibly
+                    key = f"pvc://{claim}/{pattern}"
+                    sources.append(Source(key, str(base / pattern), f"no files match {key}"))
             else:
                 sources.append(Source(f"pvc://{claim}/{pattern}", str(base / pattern)))
     return sources
