@@ -70,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     if args.delete_pool:
         namespace = (args.namespace or [own_namespace()])[0]
-        delete_pool_and_wait(Kube(connect()), args.delete_pool, namespace, args.timeout)
+        try:
+            delete_pool_and_wait(Kube(connect()), args.delete_pool, namespace, args.timeout)
+        except TimeoutError as error:
+            raise SystemExit(str(error)) from None
         return 0
     metrics = OperatorMetrics()
     if settings.metrics_port:

@@ -77,7 +77,7 @@ def _ensure(name: str, version: str, binary: str, build: Callable[[str, Path], N
     folder = cache_root() / "bin" / f"{name}-{version}"
     if not os.access(folder / binary, os.X_OK):
         started = time.monotonic()
-        log.warning("building %s %s from Go modules (once; cached in %s)", name, version, folder)
+        log.warning("building %s %s (once; cached in %s)", name, version, folder)
         partial = folder.parent / f"{folder.name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         build(version, partial)
