@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps e2e-kind test test-unit test-api test-cluster lint fmt bench demo demo-runtime cluster cluster-down clean
+.PHONY: install system-deps e2e-kind lint-deploy test test-unit test-api test-cluster lint fmt bench demo demo-runtime cluster cluster-down clean
 
 install: $(STAMP) ## create .venv with every package of the repo (editable) and the dev tools
 
@@ -32,6 +32,9 @@ fmt: install
 
 test: install system-deps lint ## the whole test suite
 	$(BIN)/pytest
+
+lint-deploy: install system-deps ## chart, alert rules, Lua health checks, terraform, Dockerfiles, CI workflow (no control plane)
+	$(BIN)/pytest tests/deploy -m "not cluster"
 
 test-unit: install
 	$(BIN)/pytest -m unit
