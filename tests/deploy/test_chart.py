@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.clusterlib import LocalCluster, wait_for
-from tests.deploy.chartlib import CHART, helm
+from tests.deploy.chartlib import CHART, helm, render
 from tests.operatorlib import wait_phase
 from tests.speech import english_clips, word_error_rate
 
@@ -156,3 +156,23 @@ def test_install_runs_the_operator_as_a_pod(
     )
     assert [e["reason"] for e in events["items"]].count("WorkersCreated") == 1
     helm(crds, "uninstall", "wp", "--namespace", namespace, "--wait")
+
+
+def test_argocd_applications_point_at_what_exists(tmp_path: Path) -> None:
+    """The Argo CD example's values pass the chart's schema, its workloads' files exist, and
+    the chart syncs in an earlier wave than the workloads."""
+    examples = CHART.parent.parent / "examples"
+    apps = list(yaml.safe_load_all((examples / "argocd" / "apps.yaml").read_text()))
+    chart_app = next(a for a in apps if a["spec"]["source"]["path"] == "charts/whisper-prod")
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump(chart_app["spec"]["source"]["helm"]["valuesObject"]))
+    kinds = {d["kind"] for d in render("-f", str(values))}
+    assert {"CustomResourceDefinition", "Deployment", "ClusterRole"} <= kinds
+    workloads = next(a for a in apps if a["spec"]["source"]["path"] == "examples")
+    include = workloads["spec"]["source"]["directory"]["include"].strip("{}").split(",")
+    assert [name for name in include if not (examples / name).is_file()] == []
+    waves = [
+        int(a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+        for a in (chart_app, workloads)
+    ]
+    assert waves[0] < waves[1]
