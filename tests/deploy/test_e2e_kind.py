@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from localcluster.tools import ensure_actionlint
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 SHELLCHECK = Path(sys.executable).parent / "shellcheck"
 
@@ -25,6 +27,15 @@ def docker_engine_running() -> bool:
 def test_shell_scripts_pass_shellcheck() -> None:
     scripts = [*sorted((ROOT / "hack").glob("*.sh")), ROOT / ".ci" / "run"]
     result = subprocess.run([SHELLCHECK, *scripts], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_workflow_passes_actionlint() -> None:
+    """actionlint: workflow syntax, expressions, action inputs, and shellcheck on run: steps."""
+    result = subprocess.run(
+        [ensure_actionlint(), "-shellcheck", SHELLCHECK, ".github/workflows/ci.yml"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout
 
 

@@ -1,6 +1,7 @@
-"""The deployment linters, cached beside the control plane: OpenTofu (`tofu fmt`) and
-TFLint (its bundled Terraform language rules) built from Go modules, and checkov (the IaC
-scanner, from PyPI) in a virtualenv of its own, as its pins clash with the project's."""
+"""The deployment linters, cached beside the control plane: OpenTofu (`tofu fmt`), TFLint
+(its bundled Terraform language rules) and actionlint (GitHub Actions workflows) built from
+Go modules, and checkov (the IaC scanner, from PyPI) in a virtualenv of its own, as its
+pins clash with the project's."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 OPENTOFU_VERSION = "v1.10.10"
 TFLINT_VERSION = "v0.64.0"
 CHECKOV_VERSION = "3.3.30"
+ACTIONLINT_VERSION = "v1.7.12"
 
 
 def _published_replaces(go_mod: str) -> dict[str, str]:
@@ -63,14 +65,21 @@ def build_opentofu(version: str, target: Path) -> None:
     )  # fmt: skip
 
 
-def build_tflint(version: str, target: Path) -> None:
+def _go_install(package: str, version: str, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     _run(
-        [_go(), "install", "-trimpath", "-ldflags", "-s -w",
-         f"github.com/terraform-linters/tflint@{version}"],
+        [_go(), "install", "-trimpath", "-ldflags", "-s -w", f"{package}@{version}"],
         target,
         env={"GOBIN": str(target), "CGO_ENABLED": "0"},
-    )  # fmt: skip
+    )
+
+
+def build_tflint(version: str, target: Path) -> None:
+    _go_install("github.com/terraform-linters/tflint", version, target)
+
+
+def build_actionlint(version: str, target: Path) -> None:
+    _go_install("github.com/rhysd/actionlint/cmd/actionlint", version, target)
 
 
 def _ensure(name: str, version: str, binary: str, build: Callable[[str, Path], None]) -> Path:
@@ -93,6 +102,10 @@ def ensure_opentofu() -> Path:
 
 def ensure_tflint() -> Path:
     return _ensure("tflint", TFLINT_VERSION, "tflint", build_tflint)
+
+
+def ensure_actionlint() -> Path:
+    return _ensure("actionlint", ACTIONLINT_VERSION, "actionlint", build_actionlint)
 
 
 def build_checkov(version: str, target: Path) -> None:
