@@ -39,8 +39,8 @@ MONITORING = [
 DASHBOARD = json.loads((CHART / "files" / "dashboards" / "whisper-prod.json").read_text())
 
 
-def rule_groups(*values: str) -> dict[str, Any]:
-    rule = next(d for d in render(*MONITORING, *values) if d["kind"] == "PrometheusRule")
+def rule_groups() -> dict[str, Any]:
+    rule = next(d for d in render(*MONITORING) if d["kind"] == "PrometheusRule")
     return rule["spec"]  # type: ignore[no-any-return]
 
 

@@ -226,7 +226,11 @@ def reconcile_job(
 
 
 def _record_phase(memo: OperatorContext, body: Any, phase: str) -> None:
-    memo.job_phases[body["metadata"]["uid"]] = (body["metadata"]["namespace"], phase)
+    # Every job's timer calls this each interval: recount only when something changed.
+    uid, seen = body["metadata"]["uid"], (body["metadata"]["namespace"], phase)
+    if memo.job_phases.get(uid) == seen:
+        return
+    memo.job_phases[uid] = seen
     memo.metrics.publish_job_phases(memo.job_phases.values())
 
 

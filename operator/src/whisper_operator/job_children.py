@@ -83,9 +83,9 @@ def build_worker_rbac(
                 }
             )
     metadata = {"name": account, "namespace": namespace, "labels": labels}
-    account_metadata = {**metadata, "annotations": dict(account_annotations or {})}
-    if not account_metadata["annotations"]:
-        del account_metadata["annotations"]
+    account_metadata = (
+        {**metadata, "annotations": dict(account_annotations)} if account_annotations else metadata
+    )
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": account_metadata},
         {
